@@ -1,0 +1,13 @@
+"""convsim: a discrete-event simulation lab for inbound customer conversations.
+
+    >>> import sim
+    >>> result = sim.run("scenarios/default.yaml", strategy=["round_robin", "least_busy"])
+    >>> result.kpis()
+"""
+
+from sim.errors import ConvsimError, ScenarioError, StrategyError, TraceError
+from sim.runner import Result, run, simulate, tables
+from sim.scenario import Scenario, load, parse
+
+__all__ = ["ConvsimError", "Result", "Scenario", "ScenarioError", "StrategyError", "TraceError", "load",
+           "parse", "run", "simulate", "tables"]

@@ -1,0 +1,146 @@
+"""Arrival traces: inbound messages, loaded from CSV/Parquet or generated.
+
+A trace is a DataFrame, one row per inbound message, sorted by time, with the columns ``time``
+(seconds from the scenario's start), ``contact_id``, ``channel`` and any contact attributes
+(``language``, ``intent``, ``tier`` …): the contact's true field values, which the workflow learns by
+asking or looking up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import TraceError
+from sim.scenario import Generate, Scenario, TraceFile
+from sim.streams import Streams
+
+REQUIRED = ("timestamp", "contact_id", "channel")
+_SHOWN = 5
+
+
+def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
+    """The scenario's trace: its file, or a day generated from ``seed`` (default: the scenario's)."""
+    arrivals = scenario.arrivals
+    if arrivals.trace is not None:
+        return load(scenario.base_dir / arrivals.trace.path, scenario, arrivals.trace)
+    assert arrivals.generate is not None
+    rng = Streams(scenario.seed if seed is None else seed).generator("arrivals")
+    return generate(arrivals.generate, scenario.duration, rng)
+
+
+def generate(spec: Generate, duration: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Piecewise-constant Poisson arrivals of new contacts over ``duration`` seconds, with follow-ups.
+
+    The profile repeats for as long as the scenario lasts; each contact's channel and attributes are
+    drawn from the given shares; follow-up messages come after the opening one.
+    """
+    steps = int(np.ceil(duration / spec.profile_step))
+    starts = np.arange(steps) * spec.profile_step
+    ends = np.minimum(starts + spec.profile_step, duration)
+    rates = np.resize(np.asarray(spec.profile, dtype=float), steps) * spec.volume / 3600.0
+    counts = rng.poisson(rates * (ends - starts))
+    times = np.sort(rng.uniform(np.repeat(starts, counts), np.repeat(ends, counts)))
+    n = len(times)
+    contact = np.arange(n)
+    columns = {"channel": _categorical(spec.channels, rng, n)}
+    columns |= {field: _categorical(shares, rng, n) for field, shares in spec.attributes.items()}
+    if spec.follow_ups is not None and n:
+        follow = rng.poisson(spec.follow_ups.mean, n)
+        owner = np.repeat(contact, follow)
+        gaps = spec.follow_ups.delay.sample(rng, len(owner))
+        cumulative = np.cumsum(gaps)
+        first = np.cumsum(follow) - follow  # each owner's first follow-up position
+        before = np.repeat(np.concatenate(([0.0], cumulative))[first], follow)
+        follow_times = times[owner] + cumulative - before
+        inside = follow_times < duration
+        times = np.concatenate((times, follow_times[inside]))
+        contact = np.concatenate((contact, owner[inside]))
+    order = np.argsort(times, kind="stable")
+    frame = pd.DataFrame({"time": times[order], "contact_id": pd.Series(contact[order]).map("c{:06d}".format)})
+    for name, values in columns.items():
+        frame[name] = values[contact[order]]
+    return frame
+
+
+def _categorical(shares: dict[str, float], rng: np.random.Generator, n: int) -> pd.Categorical:
+    labels = list(shares)
+    codes = rng.choice(len(labels), size=n, p=list(shares.values()))
+    return pd.Categorical.from_codes(codes, categories=labels)
+
+
+def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
+    """Read a trace file; bad rows are an error naming them, or dropped and counted on request."""
+    raw = _read(path)
+    renamed = {theirs: ours for ours, theirs in spec.columns.items()}
+    missing = [spec.columns.get(c, c) for c in REQUIRED if spec.columns.get(c, c) not in raw.columns]
+    if missing:
+        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
+    raw = raw.rename(columns=renamed)
+    problems: dict[str, pd.Series] = {}
+    for column in REQUIRED:
+        problems[f"missing {column}"] = raw[column].isna()
+    time = _seconds(raw["timestamp"], scenario)
+    problems["unparseable timestamp"] = time.isna() & raw["timestamp"].notna()
+    problems["unknown channel"] = raw["channel"].notna() & ~raw["channel"].astype(str).isin(scenario.channels)
+    problems["timestamp after the scenario's end"] = time > scenario.duration
+    problems["timestamp before the scenario's start"] = time < 0
+    problems["duplicated row"] = raw.duplicated(keep="first")
+    bad = pd.Series(False, index=raw.index)
+    messages = []
+    for name, mask in problems.items():
+        if mask.any():
+            bad |= mask
+            rows = np.flatnonzero(mask.to_numpy())
+            shown = ", ".join(f"row {r + 2}: {_row_text(raw, r, name)}" for r in rows[:_SHOWN])
+            more = f" and {len(rows) - _SHOWN} more" if len(rows) > _SHOWN else ""
+            messages.append(f"{len(rows)} row(s) with {name} ({shown}{more})")
+    if messages:
+        report = f"{path}: " + "; ".join(messages)
+        if spec.on_bad_rows == "error":
+            raise TraceError(report + " (set on_bad_rows: drop to drop them)")
+        warnings.warn(f"dropped {int(bad.sum())} bad row(s) of {len(raw)}: {report}", stacklevel=2)
+    keep = ~bad.to_numpy()
+    frame = raw.loc[keep].drop(columns=["timestamp"])
+    frame.insert(0, "time", time[keep].to_numpy(dtype=float))
+    frame["contact_id"] = frame["contact_id"].astype(str)
+    frame["channel"] = frame["channel"].astype(str)
+    frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+    frame.attrs["dropped_rows"] = int(bad.sum())
+    return frame
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except FileNotFoundError:
+        raise TraceError(f"{path}: trace file not found") from None
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise TraceError(f"{path}: cannot read the trace: {exc}") from None
+
+
+def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
+    """Seconds from the scenario's start: numbers are seconds already, text is ISO-8601."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().sum() == column.notna().sum():
+        return numeric.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+    start = pd.Timestamp(scenario.start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    return (stamps - start).dt.total_seconds()
+
+
+def _row_text(raw: pd.DataFrame, row: int, problem: str) -> str:
+    column = next((c for c in REQUIRED if c in problem), "timestamp" if "timestamp" in problem else None)
+    if column is None:
+        return repr(tuple(raw.iloc[row]))
+    return f"{column}={raw[column].iloc[row]!r}"

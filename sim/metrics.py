@@ -1,0 +1,251 @@
+"""Tables and KPIs from a run's records, named as the platform's reports name them.
+
+Definitions (every KPI of ours uses these):
+- *offered*: inbound conversations that reached an assign step (bot- and workflow-closed ones never
+  did), less those still unanswered at the end and opened within the service target of it (their
+  outcome is unknown, so they count in no rate).
+- ``first_response_time``: opened → the agent's first message (human replies only).
+- ``service_level``: first responded within the target / offered ("answered within t over all
+  offered"); ``service_level_of_answered``: the same over answered conversations only.
+- ``abandonment_rate``: abandoned / offered.
+- ``resolution_time``: opened → closed, for conversations an agent closed (resolved or auto-closed).
+- ``agent_occupancy``: busy slot-time / online slot-time (slots = capacity); ``agent_utilisation``:
+  time with at least one open conversation / online time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import events as ev
+from sim.records import RunRecords
+
+KPIS = (
+    "conversations_opened", "conversations_closed", "offered", "abandonment_rate", "service_level",
+    "service_level_of_answered", "first_response_time_mean", "first_response_time_p90",
+    "resolution_time_mean", "time_to_assignment_mean", "assignment_to_first_response_mean",
+    "agent_occupancy_mean", "agent_utilisation_mean", "workload_gini", "skill_match_rate",
+    "bot_resolution_rate", "returning_share",
+)
+
+
+def _category(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names)
+
+
+def _optional(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """Codes where -1 means "none" (no team, no agent)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names, validate=False)
+
+
+def conversations(records: RunRecords) -> pd.DataFrame:
+    """A row per conversation: who, where, when each milestone happened, how it ended."""
+    c = records.conversations
+    opened = np.asarray(c["opened_at"], dtype=float)
+    first = np.asarray(c["first_response_at"], dtype=float)
+    assigned = np.asarray(c["assigned_at"], dtype=float)
+    closed = np.asarray(c["closed_at"], dtype=float)
+    frame = pd.DataFrame({
+        "strategy": pd.Categorical([records.strategy] * len(opened)),
+        "seed": records.seed,
+        "conversation_id": np.asarray(c["id"], dtype=np.int64),
+        "contact_id": _category(c["contact"], records.contact_ids),
+        "source": _category(c["source"], list(ev.NAMES)).remove_unused_categories(),
+        "channel": _category(c["channel"], records.channels),
+        "team": _optional(c["team"], records.teams),
+        "agent_id": _optional(c["agent"], records.agent_ids),
+        "opened_at": opened,
+        "queued_at": np.asarray(c["queued_at"], dtype=float),
+        "left_queue_at": np.asarray(c["left_queue_at"], dtype=float),
+        "assigned_at": assigned,
+        "first_response_at": first,
+        "closed_at": closed,
+        "outcome": pd.Categorical([ev.NAMES[o] for o in c["outcome"]], categories=list(ev.OUTCOMES)),
+        "category": pd.Categorical(c["category"]),
+        "messages": np.asarray(c["messages"], dtype=np.int64),
+        "generation": np.asarray(c["generation"], dtype=np.int64),
+        "handbacks": np.asarray(c["handbacks"], dtype=np.int64),
+        "skill_match": pd.array(c["skill_match"], dtype="boolean"),
+        "bot": np.asarray(c["bot"], dtype=bool),
+    })
+    frame["time_to_assignment"] = assigned - opened
+    frame["first_response_time"] = first - opened
+    frame["resolution_time"] = closed - opened
+    start = pd.Timestamp(records.start)
+    for column in ("opened_at", "first_response_at", "closed_at"):
+        frame[column.replace("_at", "_ts")] = start + pd.to_timedelta(frame[column], unit="s")
+    return frame
+
+
+def events(records: RunRecords, conversation_table: pd.DataFrame) -> pd.DataFrame:
+    """The event log: a row per lifecycle event, with the conversation's contact and source."""
+    if records.events is None:
+        return pd.DataFrame(columns=["strategy", "conversation_id", "contact_id", "time", "event", "source",
+                                     "team", "agent_id"])
+    e = records.events
+    ids = e["conversation_id"]
+    # conversation ids are 0..n-1 and the table is sorted by id, so an id is its row
+    by_id = conversation_table.set_index("conversation_id")
+    return pd.DataFrame({
+        "strategy": pd.Categorical([records.strategy] * len(ids)),
+        "seed": records.seed,
+        "conversation_id": ids,
+        "contact_id": by_id["contact_id"].to_numpy()[ids] if len(ids) else [],
+        "time": e["time"],
+        "timestamp": pd.Timestamp(records.start) + pd.to_timedelta(e["time"], unit="s"),
+        "event": _category(e["event"], list(ev.NAMES)).remove_unused_categories(),
+        "source": by_id["source"].to_numpy()[ids] if len(ids) else [],
+        "team": _optional(e["team"], records.teams),
+        "agent_id": _optional(e["agent"], records.agent_ids),
+    })
+
+
+def agents(records: RunRecords) -> pd.DataFrame:
+    """A row per agent: conversations handled, online time, occupancy and utilisation."""
+    a = records.agents
+    online = a["online_time"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        occupancy = np.where(online > 0, a["busy_slot_time"] / (online * a["capacity"]), np.nan)
+        utilisation = np.where(online > 0, a["busy_time"] / online, np.nan)
+    return pd.DataFrame({
+        "strategy": pd.Categorical([records.strategy] * len(online)),
+        "seed": records.seed,
+        "agent_id": records.agent_ids,
+        "team": _category(a["team"], records.teams),
+        "capacity": a["capacity"],
+        "handled": a["handled"],
+        "online_time": online,
+        "busy_time": a["busy_time"],
+        "busy_slot_time": a["busy_slot_time"],
+        "overtime": a["overtime"],
+        "occupancy": occupancy,
+        "utilisation": utilisation,
+    })
+
+
+def _offered(frame: pd.DataFrame, records: RunRecords) -> np.ndarray:
+    """Inbound conversations that reached an agent queue and whose service outcome is known."""
+    reached = (frame["source"] == "contact").to_numpy() & frame["queued_at"].notna().to_numpy()
+    unknown = (frame["first_response_at"].isna() & (frame["outcome"] == "open_at_end")).to_numpy()
+    censored = unknown & (frame["opened_at"].to_numpy() > records.duration - records.service_target)
+    return reached & ~censored
+
+
+def _area(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges)."""
+    def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+        points = np.sort(points)
+        count = np.searchsorted(points, at, side="left")
+        before = np.concatenate(([0.0], np.cumsum(points)))[count]
+        return count * at - before
+
+    cumulative = integral(begin, grid) - integral(end, grid)
+    return np.diff(cumulative)
+
+
+def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
+    """Per interval (15 minutes by default): arrivals, opened, queue length, service level,
+    abandonment, agents online and occupancy; rates by the interval the conversation opened in."""
+    width, horizon = records.interval, records.duration
+    grid = np.append(np.arange(0.0, horizon, width), horizon)
+    cells = len(grid) - 1
+
+    def per_cell(times: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        times = times if mask is None else times[mask]
+        times = times[~np.isnan(times)]
+        return np.bincount(np.minimum((times // width).astype(np.int64), cells - 1), minlength=cells)
+
+    opened = frame["opened_at"].to_numpy()
+    offered = _offered(frame, records)
+    first = frame["first_response_time"].to_numpy()
+    answered_in_time = offered & (first <= records.service_target)
+    abandoned = offered & (frame["outcome"] == "abandoned").to_numpy()
+    queued = frame["queued_at"].to_numpy()
+    left = np.where(np.isnan(frame["left_queue_at"].to_numpy()), horizon, frame["left_queue_at"].to_numpy())
+    in_queue = ~np.isnan(queued)
+    assigned = frame["assigned_at"].to_numpy()
+    busy_end = np.where(np.isnan(frame["closed_at"].to_numpy()), horizon, frame["closed_at"].to_numpy())
+    has_agent = ~np.isnan(assigned)
+    online_spans = np.array([span for spans in records.online for span in spans] or np.empty((0, 2)))
+    capacity = records.agents["capacity"]
+    slots = np.array([cap for cap, spans in zip(capacity, records.online, strict=True) for _ in spans])
+    lengths = np.diff(grid)
+    online = _area(online_spans[:, 0], online_spans[:, 1], grid) if len(online_spans) else np.zeros(cells)
+    online_slots = np.zeros(cells)
+    for cap in np.unique(slots):
+        spans = online_spans[slots == cap]
+        online_slots += cap * _area(spans[:, 0], spans[:, 1], grid)
+    busy_slots = _area(assigned[has_agent], busy_end[has_agent], grid)
+    n_offered = per_cell(opened, offered)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = pd.DataFrame({
+            "strategy": pd.Categorical([records.strategy] * cells),
+            "seed": records.seed,
+            "interval_start": grid[:-1],
+            "interval_ts": pd.Timestamp(records.start) + pd.to_timedelta(grid[:-1], unit="s"),
+            "arrivals": per_cell(records.arrivals),
+            "opened": per_cell(opened),
+            "offered": n_offered,
+            "answered_within_target": per_cell(opened, answered_in_time),
+            "abandoned": per_cell(opened, abandoned),
+            "service_level": per_cell(opened, answered_in_time) / n_offered,
+            "abandonment_rate": per_cell(opened, abandoned) / n_offered,
+            "queue_length_mean": _area(queued[in_queue], left[in_queue], grid) / lengths,
+            "agents_online_mean": online / lengths,
+            "occupancy": busy_slots / online_slots,
+        })
+    return table
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values: 0 when all are equal, towards 1 when one has all."""
+    values = np.sort(np.asarray(values, dtype=float))
+    n, total = len(values), values.sum()
+    if n == 0 or total == 0:
+        return float("nan")
+    return float((2 * np.arange(1, n + 1) - n - 1) @ values / (n * total))
+
+
+def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame) -> dict[str, Any]:
+    """The run's KPIs (see the module's docstring for each definition)."""
+    inbound = (frame["source"] == "contact").to_numpy()
+    offered = _offered(frame, records)
+    outcome = frame["outcome"].to_numpy()
+    first = frame["first_response_time"].to_numpy()
+    answered = offered & ~np.isnan(first)
+    agent_closed = np.isin(outcome, ["resolved", "auto_closed"])
+    working = agent_table[agent_table["online_time"] > 0]
+    skill = frame["skill_match"].dropna()
+    bot = frame["bot"].to_numpy()
+
+    def mean(values: np.ndarray) -> float:
+        return float(np.mean(values)) if len(values) else float("nan")
+
+    def share(part: np.ndarray, whole: np.ndarray) -> float:
+        return float(part.sum() / whole.sum()) if whole.sum() else float("nan")
+
+    return {
+        "strategy": records.strategy,
+        "seed": records.seed,
+        "conversations_opened": int(len(frame)),
+        "conversations_closed": int((outcome != "open_at_end").sum()),
+        "offered": int(offered.sum()),
+        "abandonment_rate": share(offered & (outcome == "abandoned"), offered),
+        "service_level": share(answered & (first <= records.service_target), offered),
+        "service_level_of_answered": share(answered & (first <= records.service_target), answered),
+        "first_response_time_mean": mean(first[answered]),
+        "first_response_time_p90": float(np.percentile(first[answered], 90)) if answered.any() else float("nan"),
+        "resolution_time_mean": mean(frame["resolution_time"].to_numpy()[agent_closed]),
+        "time_to_assignment_mean": mean(frame["time_to_assignment"].dropna().to_numpy()),
+        "assignment_to_first_response_mean": mean(
+            (frame["first_response_at"] - frame["assigned_at"]).dropna().to_numpy()),
+        "agent_occupancy_mean": mean(working["occupancy"].to_numpy()),
+        "agent_utilisation_mean": mean(working["utilisation"].to_numpy()),
+        "workload_gini": gini(working["handled"].to_numpy()),
+        "skill_match_rate": float(skill.mean()) if len(skill) else float("nan"),
+        "bot_resolution_rate": share(bot & (outcome == "bot_resolved"), bot),
+        "returning_share": share(inbound & (frame["generation"].to_numpy() > 0), inbound),
+    }

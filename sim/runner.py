@@ -1,0 +1,77 @@
+"""The Python API: run a scenario under one or more strategies and get the tables back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim import arrivals, metrics
+from sim import scenario as scenario_file
+from sim.records import RunRecords
+from sim.scenario import Scenario
+from sim.world import World
+
+
+@dataclass(frozen=True)
+class Result:
+    """The tables of one or more runs, each with a ``strategy`` (and ``seed``) column."""
+
+    conversations: pd.DataFrame
+    events: pd.DataFrame
+    agents: pd.DataFrame
+    intervals: pd.DataFrame
+    summary: pd.DataFrame  # a row per run, a column per KPI
+
+    def kpis(self) -> pd.DataFrame:
+        """The KPIs side by side: a row per KPI, a column per strategy."""
+        return self.summary.set_index("strategy")[list(metrics.KPIS)].T
+
+    @classmethod
+    def combine(cls, results: Sequence[Result]) -> Result:
+        def concat(name: str) -> pd.DataFrame:
+            frames = [getattr(r, name) for r in results]
+            joined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            if "strategy" in joined:
+                joined["strategy"] = pd.Categorical(joined["strategy"].astype(str),
+                                                    categories=list(dict.fromkeys(joined["strategy"].astype(str))))
+            return joined
+
+        return cls(*(concat(name) for name in ("conversations", "events", "agents", "intervals", "summary")))
+
+
+def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None = None,
+             trace: pd.DataFrame | None = None) -> RunRecords:
+    """One run: the scenario's world under ``strategy`` (default: the scenario's own), raw records."""
+    if trace is None:
+        trace = arrivals.for_scenario(scenario, seed)
+    return World(scenario, trace, strategy, seed).run().records()
+
+
+def tables(records: RunRecords) -> Result:
+    """The DataFrames of one run's records."""
+    conversation_table = metrics.conversations(records)
+    agent_table = metrics.agents(records)
+    return Result(
+        conversations=conversation_table,
+        events=metrics.events(records, conversation_table),
+        agents=agent_table,
+        intervals=metrics.intervals(records, conversation_table),
+        summary=pd.DataFrame([metrics.summary(records, conversation_table, agent_table)]),
+    )
+
+
+def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = None,
+        seed: int | None = None, trace: pd.DataFrame | None = None) -> Result:
+    """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed.
+
+    Every strategy meets the same contacts with the same draws (common random numbers).
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = scenario_file.load(scenario)
+    names = [strategy] if isinstance(strategy, str) or strategy is None else list(strategy)
+    if trace is None:
+        trace = arrivals.for_scenario(scenario, seed)
+    return Result.combine([tables(simulate(scenario, name, seed, trace)) for name in names])

@@ -1,0 +1,421 @@
+"""The scenario file: schema, YAML loading, and errors that name the file, the field and the value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim import units
+from sim.distributions import Constant, Distribution
+from sim.errors import ScenarioError, StrategyError
+
+Seconds = Annotated[float, BeforeValidator(units.duration)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _shares(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"expected a mapping of value to share, got {value!r}")
+    shares = {}
+    for key, share in value.items():
+        if isinstance(share, bool) or not isinstance(share, int | float) or not share >= 0:
+            raise ValueError(f"share of {key!r} must be a number >= 0, got {share!r}")
+        shares[str(key)] = float(share)
+    total = sum(shares.values())
+    if not 0 < total < float("inf"):
+        raise ValueError(f"shares must add up to a positive finite total, got {value!r}")
+    return {key: share / total for key, share in shares.items()}
+
+
+Shares = Annotated[dict[str, float], BeforeValidator(_shares)]
+"""Value → share; shares are normalised to add up to 1."""
+
+
+class StrategySpec(_Model):
+    """A strategy by name with its constructor parameters; YAML may give just the name."""
+
+    name: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and "params" not in value:
+            params = {k: v for k, v in value.items() if k != "name"}
+            return {"name": value.get("name"), "params": params}
+        return value
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# ----------------------------------------------------------------------------------------- arrivals
+
+
+class FollowUps(_Model):
+    """Further messages a contact sends after the opening one: they join the open conversation."""
+
+    mean: float = Field(ge=0, description="mean number of follow-up messages per opening message")
+    delay: Distribution = Field(description="delay of each follow-up after the previous message")
+
+
+class Generate(_Model):
+    """A synthetic day: piecewise-constant Poisson arrivals of new contacts."""
+
+    profile: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    profile_step: Seconds = Field(3600.0, gt=0, description="length of each profile value's interval")
+    volume: float = Field(1.0, ge=0, description="multiplier on every rate of the profile")
+    channels: Shares
+    attributes: dict[str, Shares] = {}
+    follow_ups: FollowUps | None = None
+
+
+class TraceFile(_Model):
+    """An arrival trace file (CSV or Parquet), path relative to the scenario file."""
+
+    path: str
+    columns: dict[str, str] = Field({}, description="our column name -> the file's column name")
+    on_bad_rows: Literal["error", "drop"] = "error"
+
+
+class Arrivals(_Model):
+    trace: TraceFile | None = None
+    generate: Generate | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Arrivals:
+        if (self.trace is None) == (self.generate is None):
+            raise ValueError("give exactly one of 'trace' or 'generate'")
+        return self
+
+
+# ------------------------------------------------------------------------------- contacts, handling
+
+
+class Returning(_Model):
+    """After a conversation closes, its contact may write again, opening a new one."""
+
+    probability: Probability
+    delay: Distribution
+
+
+class Contacts(_Model):
+    patience: Distribution | None = Field(None, description="time a contact waits in the queue; none: forever")
+    silent_share: Probability = Field(0.0, description="share of contacts who stop replying after the agent's first message")
+    returning: Returning | None = None
+
+
+class Handling(_Model):
+    first_response: Distribution = Constant(value=0.0)
+    handle_time: Distribution
+    slowdown: float = Field(0.0, ge=0, description="handle time x (1 + slowdown x (concurrent - 1))")
+    auto_close: Seconds = Field(1800.0, gt=0, description="close after the contact is silent this long")
+
+
+class Team(_Model):
+    first_response: Distribution | None = None
+    handle_time: Distribution | None = None
+
+
+class Shift(_Model):
+    start: float
+    end: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            start, sep, end = value.partition("-")
+            if not sep:
+                raise ValueError(f"expected a shift HH:MM-HH:MM, got {value!r}")
+            return {"start": units.clock(start), "end": units.clock(end)}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Shift:
+        if self.end <= self.start:
+            raise ValueError(
+                f"shift ends ({self.end / 3600:g}h) before it starts ({self.start / 3600:g}h); "
+                "write a shift past midnight as e.g. 22:00-30:00"
+            )
+        return self
+
+
+class AgentSpec(_Model):
+    """One agent, or ``count`` identical agents named id-1 … id-n."""
+
+    id: str = Field(min_length=1)
+    count: int = Field(1, ge=1)
+    team: str
+    skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
+    capacity: int = Field(1, ge=1, description="most conversations open at once")
+    shifts: list[Shift] = Field([], description="daily online intervals; none: always online")
+    days: list[Weekday] = Field(list(WEEKDAYS), description="weekdays the shifts apply")
+    speed: float = Field(1.0, gt=0, description="response and handle times are divided by this")
+
+    @field_validator("shifts")
+    @classmethod
+    def _no_overlap(cls, shifts: list[Shift]) -> list[Shift]:
+        ordered = sorted(shifts, key=lambda s: s.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start < before.end:
+                raise ValueError(f"shifts overlap: {_hm(before)} and {_hm(after)}")
+        return ordered
+
+    def ids(self) -> list[str]:
+        return [self.id] if self.count == 1 else [f"{self.id}-{i}" for i in range(1, self.count + 1)]
+
+
+def _hm(shift: Shift) -> str:
+    def fmt(s: float) -> str:
+        return f"{int(s // 3600):02d}:{int(s % 3600 // 60):02d}"
+
+    return f"{fmt(shift.start)}-{fmt(shift.end)}"
+
+
+# --------------------------------------------------------------------------------------- workflow
+
+
+class _Step(_Model):
+    id: str | None = None
+
+
+class Ask(_Step):
+    """Ask the contact a question; the answer sets a contact field."""
+
+    type: Literal["ask"]
+    field: str
+    answers: Shares = Field(description="answer shares, used when the trace does not give the field")
+    answer_probability: Probability = 1.0
+    delay: Distribution = Constant(value=0.0)
+    timeout: Seconds = 300.0
+    on_no_answer: str | None = Field(None, description="step id to go to when unanswered; default: next")
+
+
+class Lookup(_Step):
+    """Enrich from a CRM or HTTP call: sets fields after a latency, or fails."""
+
+    type: Literal["lookup"]
+    fields: dict[str, Shares] = Field(min_length=1)
+    latency: Distribution = Constant(value=0.0)
+    failure_probability: Probability = 0.0
+    on_failure: str | None = None
+
+
+class Rule(_Model):
+    when: dict[str, str | list[str]] = Field(min_length=1)
+    team: str | None = None
+    goto: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Rule:
+        if (self.team is None) == (self.goto is None):
+            raise ValueError("a rule gives exactly one of 'team' or 'goto'")
+        return self
+
+
+class Branch(_Step):
+    """Route on field values: the first rule whose fields all match wins, else the default team."""
+
+    type: Literal["branch"]
+    rules: list[Rule] = []
+    default: str
+
+
+class Hours(_Step):
+    """Business hours: inside them go on, outside go to the ``outside`` step."""
+
+    type: Literal["hours"]
+    open: Annotated[float, BeforeValidator(units.clock)]
+    close: Annotated[float, BeforeValidator(units.clock)]
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+    outside: str
+
+
+class Bot(_Step):
+    """An AI agent: resolves a share of conversations after a while, else hands over."""
+
+    type: Literal["bot"]
+    resolve_probability: Probability
+    duration: Distribution
+    category: str = "bot_resolved"
+
+
+class Assign(_Step):
+    """Auto-assignment to an agent of a team by a strategy."""
+
+    type: Literal["assign"]
+    team: str | None = Field(None, description="default: the team the workflow routed to")
+    strategy: StrategySpec | None = Field(None, description="default: the run's strategy")
+    only_online: bool = True
+    max_open: int | None = Field(None, ge=1, description="only agents with fewer open conversations")
+    skills_from: list[str] = Field([], description="fields whose values name the skills required")
+    timeout: Seconds | None = None
+    on_timeout: str | None = None
+
+    @model_validator(mode="after")
+    def _timeout_branch(self) -> Assign:
+        if (self.timeout is None) != (self.on_timeout is None):
+            raise ValueError("give both 'timeout' and 'on_timeout', or neither")
+        return self
+
+
+class Close(_Step):
+    type: Literal["close"]
+    category: str
+
+
+Step = Annotated[Ask | Lookup | Branch | Hours | Bot | Assign | Close, Field(discriminator="type")]
+
+
+class Outbound(_Model):
+    """A conversation opened by the business (source ``user``): no inbound workflow."""
+
+    at: Seconds
+    contact_id: str
+    channel: str
+    team: str
+
+
+# --------------------------------------------------------------------------------------- scenario
+
+
+class Scenario(_Model):
+    name: str = "scenario"
+    description: str = ""
+    start: dt.datetime = Field(dt.datetime(2026, 1, 5), description="wall-clock time of t = 0")
+    duration: Seconds = Field(gt=0)
+    seed: int = Field(0, ge=0)
+    interval: Seconds = Field(900.0, gt=0, description="length of the intervals table's rows")
+    service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
+    strategy: StrategySpec = StrategySpec(name="round_robin")
+    on_shift_end: Literal["finish", "handback"] = "finish"
+    record_events: bool = True
+    channels: list[str] = Field(min_length=1)
+    arrivals: Arrivals
+    contacts: Contacts = Contacts()
+    handling: Handling
+    teams: dict[str, Team] = Field(min_length=1)
+    agents: list[AgentSpec] = Field(min_length=1)
+    workflow: list[Step] = Field(min_length=1)
+    outbound: list[Outbound] = []
+    base_dir: Path = Field(Path("."), exclude=True, description="folder that relative paths start from")
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        teams = set(self.teams)
+        channels = set(self.channels)
+        step_ids = [step.id for step in self.workflow if step.id is not None]
+
+        def need(kind: str, name: str | None, known: set[str], where: str) -> None:
+            if name is not None and name not in known:
+                raise ValueError(f"{where}: unknown {kind} {name!r}; known: {', '.join(sorted(known))}")
+
+        duplicated = {i for i in step_ids if step_ids.count(i) > 1}
+        if duplicated:
+            raise ValueError(f"workflow: step ids used twice: {', '.join(sorted(duplicated))}")
+        ids = set(step_ids)
+        for i, step in enumerate(self.workflow):
+            where = f"workflow.{i}"
+            for target in ("on_no_answer", "on_failure", "outside", "on_timeout"):
+                need("step id", getattr(step, target, None), ids, f"{where}.{target}")
+            if isinstance(step, Branch):
+                need("team", step.default, teams, f"{where}.default")
+                for j, rule in enumerate(step.rules):
+                    need("team", rule.team, teams, f"{where}.rules.{j}.team")
+                    need("step id", rule.goto, ids, f"{where}.rules.{j}.goto")
+            if isinstance(step, Assign):
+                need("team", step.team, teams, f"{where}.team")
+        agent_ids: list[str] = []
+        for i, agent in enumerate(self.agents):
+            need("team", agent.team, teams, f"agents.{i}.team")
+            agent_ids += agent.ids()
+        duplicated = {a for a in agent_ids if agent_ids.count(a) > 1}
+        if duplicated:
+            raise ValueError(f"agents: ids used twice: {', '.join(sorted(duplicated))}")
+        if self.arrivals.generate is not None:
+            for channel in self.arrivals.generate.channels:
+                need("channel", channel, channels, "arrivals.generate.channels")
+        for i, outbound in enumerate(self.outbound):
+            need("team", outbound.team, teams, f"outbound.{i}.team")
+            need("channel", outbound.channel, channels, f"outbound.{i}.channel")
+        return self
+
+    def strategies(self) -> list[StrategySpec]:
+        """The strategies this scenario names: its own and any an assign step sets."""
+        named = [self.strategy]
+        named += [s.strategy for s in self.workflow if isinstance(s, Assign) and s.strategy is not None]
+        return named
+
+    def wall_clock(self, seconds: float) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=seconds)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; any problem becomes a ScenarioError naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#x})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping of scenario fields, got {type(data).__name__}")
+    return parse(data, source=str(path), base_dir=path.parent)
+
+
+def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario given as a mapping (as YAML would load it)."""
+    try:
+        scenario = Scenario.model_validate({**data, "base_dir": base_dir or Path(".")})
+    except ValidationError as exc:
+        raise ScenarioError(f"{source}: {_describe(exc)}") from None
+    check_strategies(scenario, source)
+    return scenario
+
+
+def check_strategies(scenario: Scenario, source: str) -> None:
+    """Every strategy named must resolve and accept its parameters."""
+    from strategies import registry
+
+    for spec in scenario.strategies():
+        try:
+            registry.make(spec.name, spec.params)
+        except StrategyError as exc:
+            raise ScenarioError(f"{source}: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {value!r:.80})"
+        lines.append(f"{where}: {message}{shown}")
+    return "; ".join(lines)

@@ -1,0 +1,65 @@
+"""Common random numbers: one random stream per purpose, its variates indexed by message.
+
+Every random quantity of a conversation (patience, answers, handle time …) is the ``i``-th variate of
+its purpose's own stream, where ``i`` is the index in the arrival trace of the message that opened the
+conversation, and ``generation`` counts returns of the contact after it. So two strategies run on one
+seed meet the very same contacts with the very same draws, whatever order things happen in.
+Variates are drawn in bulk, a block at a time, and kept as Python floats for cheap indexing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+
+BLOCK_BITS = 12
+BLOCK = 1 << BLOCK_BITS
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def _code(part: str | int) -> int:
+    return part if isinstance(part, int) else zlib.crc32(part.encode())
+
+
+class Streams:
+    """The random streams of one run, all derived from its seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def generator(self, *key: str | int) -> np.random.Generator:
+        """An independent generator for ``key`` (say "arrivals", or ("ask", 2, "answer"))."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=tuple(map(_code, key))))
+
+    def draws(self, sampler: Sampler, *key: str | int) -> Draws:
+        return Draws(self, sampler, key)
+
+
+class Draws:
+    """Lazily drawn variates of one purpose: ``at(generation, index)``."""
+
+    __slots__ = ("_blocks", "_key", "_sampler", "_streams")
+
+    def __init__(self, streams: Streams, sampler: Sampler, key: tuple[str | int, ...]) -> None:
+        self._streams = streams
+        self._sampler = sampler
+        self._key = key
+        self._blocks: dict[tuple[int, int], list[float]] = {}
+
+    def at(self, generation: int, index: int) -> float:
+        block = self._blocks.get((generation, index >> BLOCK_BITS))
+        if block is None:
+            block = self._draw(generation, index >> BLOCK_BITS)
+        return block[index & (BLOCK - 1)]
+
+    def _draw(self, generation: int, number: int) -> list[float]:
+        rng = self._streams.generator(*self._key, generation, number)
+        block = self._blocks[generation, number] = self._sampler(rng, BLOCK).tolist()
+        return block
+
+
+def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Sampler of U(0, 1) variates, for probabilities and categorical choices."""
+    return rng.random(n)

@@ -1,0 +1,35 @@
+"""Durations and clock times as scenario files write them ("90s", "15m", "2h", "1d", "08:30")."""
+
+from __future__ import annotations
+
+import re
+
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h|d)?\s*$")
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def duration(value: object) -> float:
+    """Seconds from a number (already seconds) or a string such as "90s", "15m", "2.5h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 90s, 15m or 2h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 90s, 15m or 2h, got {value!r}")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"a duration must be finite and not negative, got {value!r}")
+    return seconds
+
+
+def clock(value: object) -> float:
+    """Seconds after midnight from "HH:MM" (hours up to 48, so "30:00" is 06:00 the next day)."""
+    match = _CLOCK.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected a clock time HH:MM, got {value!r}")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes >= 60 or hours > 48 or (hours == 48 and minutes):
+        raise ValueError(f"not a clock time: {value!r}")
+    return hours * 3600.0 + minutes * 60.0

@@ -1,0 +1,252 @@
+"""The inbound workflow: its steps as SimPy process functions, run in the conversation's process.
+
+Each step runs for one conversation and returns where to go next: ``None`` for the following step,
+or the index of a step to jump to. The workflow ends when an agent is assigned, when a step closes
+the conversation, or after its last step (the conversation is then closed by the workflow).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim import events as ev
+from sim import scenario as sc
+from sim.streams import Draws, uniform
+from sim.world import Assignment, ModelError
+
+if TYPE_CHECKING:
+    from sim.world import Conversation, World
+
+Run = Generator[simpy.Event, Any, int | None]
+
+
+class Choice:
+    """A categorical draw from shares, by a uniform variate."""
+
+    def __init__(self, shares: dict[str, float]) -> None:
+        self.values = list(shares)
+        self.bounds = list(itertools.accumulate(shares.values()))
+
+    def __call__(self, u: float) -> str:
+        return self.values[min(bisect.bisect_right(self.bounds, u), len(self.values) - 1)]
+
+
+class Step:
+    """A compiled workflow step; ``instant`` steps take no simulated time."""
+
+    instant = False
+
+    def __init__(self, world: World, index: int) -> None:
+        self.world = world
+        self.index = index
+
+    def draws(self, dist: Any, purpose: str) -> Draws:
+        return self.world.draws(dist, "step", self.index, purpose)
+
+    def uniforms(self, purpose: str) -> Draws:
+        return self.world.streams.draws(uniform, "step", self.index, purpose)
+
+    def reveal(self, conversation: Conversation, field: str, choice: Choice, u: float) -> None:
+        """Set a field: the contact's own value when the trace gives one, else drawn from shares."""
+        known = self.world.attributes.get(field)
+        value = known[conversation.root] if known is not None else None
+        conversation.fields[field] = value if value is not None else choice(u)
+
+    def run(self, conversation: Conversation) -> Run:
+        raise NotImplementedError
+
+    def apply(self, conversation: Conversation) -> int | None:
+        raise NotImplementedError
+
+
+class AskStep(Step):
+    def __init__(self, world: World, index: int, spec: sc.Ask, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        self.field = spec.field
+        self.choice = Choice(spec.answers)
+        self.answer_probability = spec.answer_probability
+        self.timeout = spec.timeout
+        self.on_no_answer = goto.get(spec.on_no_answer) if spec.on_no_answer else None
+        self.answers = self.uniforms("answers")
+        self.answered = self.uniforms("answered")
+        self.delay = self.draws(spec.delay, "delay")
+
+    def run(self, conversation: Conversation) -> Run:
+        world = self.world
+        world.log(ev.QUESTION_ASKED, conversation)
+        delay = conversation.draw(self.delay)
+        if conversation.draw(self.answered) < self.answer_probability and delay <= self.timeout:
+            if delay > 0:
+                yield world.env.timeout(delay)
+            self.reveal(conversation, self.field, self.choice, conversation.draw(self.answers))
+            world.log(ev.QUESTION_ANSWERED, conversation)
+            return None
+        yield world.env.timeout(self.timeout)
+        world.log(ev.QUESTION_TIMEOUT, conversation)
+        return self.on_no_answer
+
+
+class LookupStep(Step):
+    def __init__(self, world: World, index: int, spec: sc.Lookup, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        self.fields = [(field, Choice(shares), self.uniforms(f"value:{field}"))
+                       for field, shares in spec.fields.items()]
+        self.failure_probability = spec.failure_probability
+        self.on_failure = goto.get(spec.on_failure) if spec.on_failure else None
+        self.latency = self.draws(spec.latency, "latency")
+        self.failed = self.uniforms("failed")
+
+    def run(self, conversation: Conversation) -> Run:
+        world = self.world
+        latency = conversation.draw(self.latency)
+        if latency > 0:
+            yield world.env.timeout(latency)
+        if conversation.draw(self.failed) < self.failure_probability:
+            world.log(ev.LOOKUP_FAILED, conversation)
+            return self.on_failure
+        for field, choice, draws in self.fields:
+            self.reveal(conversation, field, choice, conversation.draw(draws))
+        world.log(ev.LOOKUP_DONE, conversation)
+        return None
+
+
+class BranchStep(Step):
+    instant = True
+
+    def __init__(self, world: World, index: int, spec: sc.Branch, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        self.rules = [
+            ({f: (v,) if isinstance(v, str) else tuple(v) for f, v in rule.when.items()},
+             world.teams[rule.team] if rule.team else None, goto.get(rule.goto) if rule.goto else None)
+            for rule in spec.rules
+        ]
+        self.default = world.teams[spec.default]
+
+    def apply(self, conversation: Conversation) -> int | None:
+        fields = conversation.fields
+        for when, team, target in self.rules:
+            if all(fields.get(field) in values for field, values in when.items()):
+                if team is None:
+                    return target
+                conversation.team = team
+                break
+        else:
+            conversation.team = self.default
+        self.world.log(ev.ROUTED, conversation)
+        return None
+
+
+class HoursStep(Step):
+    instant = True
+
+    def __init__(self, world: World, index: int, spec: sc.Hours, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        start = world.scenario.start
+        self.offset = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        self.weekday = start.weekday()
+        self.days = {sc.WEEKDAYS.index(day) for day in spec.days}
+        self.open, self.close = spec.open, spec.close
+        self.outside = goto[spec.outside]
+
+    def apply(self, conversation: Conversation) -> int | None:
+        clock = self.offset + self.world.env.now
+        day, second = divmod(clock, 86400.0)
+        if (self.weekday + int(day)) % 7 in self.days and self.open <= second < self.close:
+            return None
+        self.world.log(ev.OUT_OF_HOURS, conversation)
+        return self.outside
+
+
+class BotStep(Step):
+    def __init__(self, world: World, index: int, spec: sc.Bot, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        self.resolve_probability = spec.resolve_probability
+        self.category = spec.category
+        self.duration = self.draws(spec.duration, "duration")
+        self.resolves = self.uniforms("resolves")
+
+    def run(self, conversation: Conversation) -> Run:
+        world = self.world
+        conversation.bot = True
+        world.log(ev.BOT_STARTED, conversation)
+        duration = conversation.draw(self.duration)
+        if duration > 0:
+            yield world.env.timeout(duration)
+        if conversation.draw(self.resolves) < self.resolve_probability:
+            world.close(conversation, ev.BOT_RESOLVED, self.category)
+        else:
+            world.log(ev.BOT_HANDOVER, conversation)
+        return None
+
+
+class AssignStep(Step):
+    def __init__(self, world: World, index: int, spec: sc.Assign, goto: dict[str, int],
+                 override: bool) -> None:
+        super().__init__(world, index)
+        strategy = world.default_strategy
+        if spec.strategy is not None and not override:
+            strategy = world.strategy(spec.strategy.name, spec.strategy.params)
+        self.assignment = Assignment(world.teams[spec.team] if spec.team else None, strategy,
+                                     spec.only_online, spec.max_open, tuple(spec.skills_from), spec.timeout)
+        self.on_timeout = goto.get(spec.on_timeout) if spec.on_timeout else None
+
+    def run(self, conversation: Conversation) -> Run:
+        world, assignment = self.world, self.assignment
+        team = assignment.team or conversation.team or world.first_team
+        if team is not conversation.team:
+            conversation.team = team
+            world.log(ev.ROUTED, conversation)
+        fields = conversation.fields
+        conversation.required_skills = tuple(fields[f] for f in assignment.skills_from if f in fields)
+        assigned = yield from world.wait_for_agent(conversation, assignment, team)
+        return None if assigned else self.on_timeout
+
+
+class CloseStep(Step):
+    instant = True
+
+    def __init__(self, world: World, index: int, spec: sc.Close, goto: dict[str, int]) -> None:
+        super().__init__(world, index)
+        self.category = spec.category
+
+    def apply(self, conversation: Conversation) -> int | None:
+        self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, self.category)
+        return None
+
+
+_STEPS: dict[type, type[Step]] = {sc.Ask: AskStep, sc.Lookup: LookupStep, sc.Branch: BranchStep,
+                                  sc.Hours: HoursStep, sc.Bot: BotStep, sc.Close: CloseStep}
+
+
+class Workflow:
+    """The scenario's inbound workflow, compiled for one world."""
+
+    def __init__(self, world: World, specs: list[Any], override: bool) -> None:
+        self.world = world
+        goto = {spec.id: i for i, spec in enumerate(specs) if spec.id is not None}
+        self.steps: list[Step] = [
+            AssignStep(world, i, spec, goto, override) if isinstance(spec, sc.Assign)
+            else _STEPS[type(spec)](world, i, spec, goto)
+            for i, spec in enumerate(specs)
+        ]
+
+    def run(self, conversation: Conversation) -> Generator[simpy.Event, Any, None]:
+        env, steps, i, n = self.world.env, self.steps, 0, len(self.steps)
+        same_instant, now = 0, env.now
+        while i < n:
+            step = steps[i]
+            target = step.apply(conversation) if step.instant else (yield from step.run(conversation))
+            if conversation.agent is not None or not conversation.is_open:
+                return
+            i = i + 1 if target is None else target
+            same_instant = same_instant + 1 if env.now == now else 0
+            now = env.now
+            if same_instant > n:
+                raise ModelError(f"conversation {conversation.id} at t={now:g}: the workflow loops through "
+                                 f"step {i} and others without time passing")
+        self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, "workflow_end")

@@ -1,0 +1,75 @@
+"""Strategies by name: the built-ins, ``module:Class`` paths and ``convsim.strategies`` entry points."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from sim.errors import StrategyError
+from strategies.base import Strategy
+
+_BUILT_IN: dict[str, type[Strategy]] = {}
+
+
+def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator that makes a strategy available under ``name``."""
+
+    def wrap(cls: type[Strategy]) -> type[Strategy]:
+        cls.name = name
+        _BUILT_IN[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_builtins() -> None:
+    from strategies import (  # noqa: F401  (importing registers them)
+        least_busy,
+        longest_idle,
+        random_choice,
+        round_robin,
+        skill_based,
+        sticky,
+    )
+
+
+def available() -> dict[str, type[Strategy]]:
+    """Every strategy that can be named: built-ins and installed entry points, by name."""
+    _load_builtins()
+    found = dict(_BUILT_IN)
+    for entry in entry_points(group="convsim.strategies"):
+        found.setdefault(entry.name, entry)  # loaded only when named
+    return found
+
+
+def resolve(name: str) -> type[Strategy]:
+    """The strategy class for a registered name or an explicit ``module:Class`` path."""
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise StrategyError(f"strategy {name!r} cannot be loaded: {exc}") from None
+    else:
+        found = available().get(name)
+        if found is None:
+            known = ", ".join(sorted(available()))
+            raise StrategyError(f"unknown strategy {name!r}; known strategies: {known}")
+        cls = found if isinstance(found, type) else found.load()
+    if not (isinstance(cls, type) and callable(getattr(cls, "choose", None))):
+        raise StrategyError(f"strategy {name!r} is not a class with a choose() method")
+    return cls
+
+
+def make(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
+    """A fresh strategy instance, its parameters checked against the class's constructor."""
+    cls = resolve(name)
+    try:
+        strategy = cls(**dict(params or {}))
+    except TypeError as exc:
+        raise StrategyError(f"strategy {name!r}: bad parameters {dict(params or {})!r}: {exc}") from None
+    if not getattr(strategy, "name", ""):
+        strategy.name = name
+    return strategy

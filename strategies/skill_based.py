@@ -1,0 +1,42 @@
+"""Skill-based: agents holding every required skill, best level first, relaxing after a wait."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from strategies import base
+from strategies.registry import register
+
+if TYPE_CHECKING:
+    from sim.world import Agent, Conversation
+
+
+@register("skill_based")
+class SkillBased(base.Strategy):
+    """Match the conversation's required skills; rank by the weakest required level, then load.
+
+    ``relax_after`` (seconds, or None never to relax): once the conversation has waited that long in
+    the queue, any candidate will do (least busy first).
+    """
+
+    def __init__(self, relax_after: float | None = None) -> None:
+        self.relax_after = relax_after
+        self.wake_after = relax_after
+
+    def choose(
+        self, conversation: Conversation, candidates: Collection[Agent], now: float
+    ) -> Agent | None:
+        required = conversation.required_skills
+        if not required:
+            return base.least_busy(candidates)
+        best = best_key = None
+        for agent in candidates:
+            skills = agent.skills
+            if all(skill in skills for skill in required):
+                key = (-min(skills[skill] for skill in required), agent.open, agent.idle_since)
+                if best_key is None or key < best_key:
+                    best, best_key = agent, key
+        if best is None and self.relax_after is not None and now - conversation.queued_at >= self.relax_after:
+            return base.least_busy(candidates)
+        return best
