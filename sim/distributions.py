@@ -10,11 +10,9 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim import units
-
-Seconds = Annotated[float, BeforeValidator(units.duration)]
+from sim.units import Seconds
 
 
 class _Distribution(BaseModel):

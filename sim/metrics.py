@@ -23,13 +23,15 @@ import pandas as pd
 from sim import events as ev
 from sim.records import RunRecords
 
-KPIS = (
-    "conversations_opened", "conversations_closed", "offered", "abandonment_rate", "service_level",
-    "service_level_of_answered", "first_response_time_mean", "first_response_time_p90",
-    "resolution_time_mean", "time_to_assignment_mean", "assignment_to_first_response_mean",
-    "agent_occupancy_mean", "agent_utilisation_mean", "workload_gini", "skill_match_rate",
-    "bot_resolution_rate", "returning_share",
-)
+KPIS = {  # name: unit
+    "conversations_opened": "count", "conversations_closed": "count", "offered": "count",
+    "abandonment_rate": "share", "service_level": "share", "service_level_of_answered": "share",
+    "first_response_time_mean": "seconds", "first_response_time_p90": "seconds",
+    "resolution_time_mean": "seconds", "time_to_assignment_mean": "seconds",
+    "assignment_to_first_response_mean": "seconds", "agent_occupancy_mean": "share",
+    "agent_utilisation_mean": "share", "workload_gini": "index", "skill_match_rate": "share",
+    "bot_resolution_rate": "share", "returning_share": "share",
+}
 
 
 def _category(codes: np.ndarray, names: list[str]) -> pd.Categorical:
@@ -230,7 +232,7 @@ def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame)
     return {
         "strategy": records.strategy,
         "seed": records.seed,
-        "conversations_opened": int(len(frame)),
+        "conversations_opened": len(frame),
         "conversations_closed": int((outcome != "open_at_end").sum()),
         "offered": int(offered.sum()),
         "abandonment_rate": share(offered & (outcome == "abandoned"), offered),

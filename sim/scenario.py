@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,8 +21,8 @@ from pydantic import (
 from sim import units
 from sim.distributions import Constant, Distribution
 from sim.errors import ScenarioError, StrategyError
+from sim.units import Seconds
 
-Seconds = Annotated[float, BeforeValidator(units.duration)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -121,8 +122,11 @@ class Returning(_Model):
 
 class Contacts(_Model):
     patience: Distribution | None = Field(None, description="time a contact waits in the queue; none: forever")
-    silent_share: Probability = Field(0.0, description="share of contacts who stop replying after the agent's first message")
+    silent_share: Probability = Field(
+        0.0, description="share of contacts who stop replying after the agent's first message")
     returning: Returning | None = None
+    known_fields: list[str] = Field(
+        [], description="contact attributes the platform already holds at opening (read from the trace)")
 
 
 class Handling(_Model):
@@ -177,7 +181,7 @@ class AgentSpec(_Model):
     @classmethod
     def _no_overlap(cls, shifts: list[Shift]) -> list[Shift]:
         ordered = sorted(shifts, key=lambda s: s.start)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             if after.start < before.end:
                 raise ValueError(f"shifts overlap: {_hm(before)} and {_hm(after)}")
         return ordered

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|h|d)?\s*$")
@@ -33,3 +36,7 @@ def clock(value: object) -> float:
     if minutes >= 60 or hours > 48 or (hours == 48 and minutes):
         raise ValueError(f"not a clock time: {value!r}")
     return hours * 3600.0 + minutes * 60.0
+
+
+Seconds = Annotated[float, BeforeValidator(duration)]
+"""A type for fields and strategy parameters given as a duration ("2m") or seconds."""

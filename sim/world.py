@@ -17,6 +17,7 @@ import pandas as pd
 import simpy
 
 from sim import events as ev
+from sim.errors import ScenarioError
 from sim.records import ConversationLog, EventLog, RunRecords
 from sim.scenario import WEEKDAYS, AgentSpec, Scenario
 from sim.streams import Draws, Streams, uniform
@@ -189,10 +190,10 @@ class World:
         self._build_trace(trace)
         self._build_teams()
         self._strategies: dict[tuple[str, str], Strategy] = {}
-        run_spec = scenario.strategy if strategy is None else None
+        # A strategy named for the run takes the parameters the scenario gives it anywhere.
         self.strategy_name = strategy or scenario.strategy.name
-        self.default_strategy = self.strategy(strategy or scenario.strategy.name,
-                                              run_spec.params if run_spec else {})
+        params = next((s.params for s in scenario.strategies() if s.name == self.strategy_name), {})
+        self.default_strategy = self.strategy(self.strategy_name, params)
         self.workflow = Workflow(self, scenario.workflow, override=strategy is not None)
         handling = scenario.handling
         self.slowdown = handling.slowdown
@@ -201,6 +202,11 @@ class World:
         self.patience = self.draws(contacts.patience, "patience") if contacts.patience else None
         self.silent = self.streams.draws(uniform, "silent") if contacts.silent_share else None
         self.silent_share = contacts.silent_share
+        unknown = [f for f in contacts.known_fields if f not in self.attributes]
+        if unknown:
+            raise ScenarioError(f"contacts.known_fields: {', '.join(map(repr, unknown))} not in the trace, whose "
+                                f"attributes are: {', '.join(self.attributes) or 'none'}")
+        self.known_fields = [(f, self.attributes[f]) for f in contacts.known_fields]
         returning = contacts.returning
         self.returning = returning.probability if returning else 0.0
         if returning is not None:
@@ -341,6 +347,10 @@ class World:
         conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now)
         self.conversations += 1
         contact.conversation = conversation
+        if source == ev.CONTACT:
+            for field, values in self.known_fields:
+                if values[root] is not None:
+                    conversation.fields[field] = values[root]
         self.log(ev.CONVERSATION_OPENED, conversation)
         return conversation
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import typing
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
+
+import pydantic
 
 from sim.errors import StrategyError
 from strategies.base import Strategy
@@ -66,10 +69,22 @@ def resolve(name: str) -> type[Strategy]:
 def make(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
     """A fresh strategy instance, its parameters checked against the class's constructor."""
     cls = resolve(name)
+    params = dict(params or {})
     try:
-        strategy = cls(**dict(params or {}))
+        hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    except (NameError, TypeError):
+        hints = {}
+    for key, value in params.items():
+        if key in hints:
+            try:
+                params[key] = pydantic.TypeAdapter(hints[key]).validate_python(value)
+            except pydantic.ValidationError as exc:
+                reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+                raise StrategyError(f"strategy {name!r}: parameter {key}={value!r}: {reason}") from None
+    try:
+        strategy = cls(**params)
     except TypeError as exc:
-        raise StrategyError(f"strategy {name!r}: bad parameters {dict(params or {})!r}: {exc}") from None
+        raise StrategyError(f"strategy {name!r}: bad parameters {params!r}: {exc}") from None
     if not getattr(strategy, "name", ""):
         strategy.name = name
     return strategy

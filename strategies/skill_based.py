@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from sim.units import Seconds
 from strategies import base
 from strategies.registry import register
 
@@ -20,7 +21,7 @@ class SkillBased(base.Strategy):
     the queue, any candidate will do (least busy first).
     """
 
-    def __init__(self, relax_after: float | None = None) -> None:
+    def __init__(self, relax_after: Seconds | None = None) -> None:
         self.relax_after = relax_after
         self.wake_after = relax_after
 
