@@ -20,7 +20,7 @@ Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
 
 def _code(part: str | int) -> int:
-    return part if isinstance(part, int) else zlib.crc32(part.encode())
+    return zlib.crc32(part.encode()) if isinstance(part, str) else int(part)
 
 
 class Streams:

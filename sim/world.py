@@ -259,6 +259,7 @@ class World:
                 agent = Agent(len(self.agents), agent_id, team, spec)
                 team.agents.append(agent)
                 team.free[agent] = None
+                agent.comes_online = self.env.event()  # every agent starts offline
                 self.agents.append(agent)
                 self._shifts.append((agent, self._online_intervals(spec)))
 
