@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pandas as pd
+
 import sim
 
 BASE: dict[str, Any] = {

@@ -8,9 +8,10 @@ from sim import events as ev
 def test_every_arrival_opened_a_conversation_or_joined_one(default_result):
     for strategy, group in default_result.conversations.groupby("strategy", observed=True):
         inbound = group[group["source"] == "contact"]
-        arrivals = default_result.intervals.query("strategy == @strategy")["arrivals"].sum()
+        intervals = default_result.intervals
+        arrivals = intervals.loc[intervals["strategy"] == strategy, "arrivals"].sum()
         assert arrivals == inbound["messages"].sum()
-        e = default_result.events.query("strategy == @strategy")
+        e = default_result.events[default_result.events["strategy"] == strategy]
         opened = ((e["event"] == "conversation_opened") & (e["source"] == "contact")).sum()
         joined = ((e["event"] == "message_joined") & (e["source"] == "contact")).sum()
         assert arrivals == opened + joined
@@ -59,6 +60,6 @@ def test_littles_law_on_the_queue(default_result):
         waited = group["queued_at"].notna()
         left = group["left_queue_at"].fillna(24 * 3600.0)
         total_wait = (left - group["queued_at"])[waited].sum()
-        intervals = default_result.intervals.query("strategy == @strategy")
-        area = (intervals["queue_length_mean"] * 900.0).sum()
+        intervals = default_result.intervals
+        area = (intervals.loc[intervals["strategy"] == strategy, "queue_length_mean"] * 900.0).sum()
         assert np.isclose(area, total_wait, rtol=1e-9)
