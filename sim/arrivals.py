@@ -128,15 +128,16 @@ def _read(path: Path) -> pd.DataFrame:
 
 def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
     """Seconds from the scenario's start: numbers are seconds already, text is ISO-8601."""
-    numeric = pd.to_numeric(column, errors="coerce")
-    if numeric.notna().sum() == column.notna().sum():
-        return numeric.astype(float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stamps = pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
-    start = pd.Timestamp(scenario.start)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    return (stamps - start).dt.total_seconds()
+    seconds = pd.to_numeric(column, errors="coerce").astype(float)
+    text = seconds.isna() & column.notna()
+    if text.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stamps = pd.to_datetime(column[text], errors="coerce", utc=True, format="ISO8601")
+        start = pd.Timestamp(scenario.start)
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        seconds[text] = (stamps - start).dt.total_seconds()
+    return seconds
 
 
 def _row_text(raw: pd.DataFrame, row: int, problem: str) -> str:
