@@ -21,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.strategy or ():  # fail before running anything
         registry.resolve(name)
     started = time.perf_counter()
-    result = runner.run(scenario, names, seed=args.seed)
+    result = runner.run(scenario, names, seed=args.seed, progress=True)
     elapsed = time.perf_counter() - started
     written = output.write(result, args.out, csv=args.csv)
     print(_kpi_table(result))

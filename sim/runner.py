@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from sim import arrivals, metrics
 from sim import scenario as scenario_file
@@ -43,11 +44,19 @@ class Result:
 
 
 def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None = None,
-             trace: pd.DataFrame | None = None) -> RunRecords:
-    """One run: the scenario's world under ``strategy`` (default: the scenario's own), raw records."""
+             trace: pd.DataFrame | None = None, progress: bool = False) -> RunRecords:
+    """One run: the scenario's world under ``strategy`` (default: the scenario's own), raw records.
+
+    ``progress`` shows a bar of simulated hours for runs that last more than a couple of seconds."""
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
-    return World(scenario, trace, strategy, seed).run().records()
+    world = World(scenario, trace, strategy, seed)
+    if not progress:
+        return world.run().records()
+    hours = scenario.duration / 3600
+    with tqdm(total=round(hours, 2), unit="sim h", desc=world.strategy_name, delay=2, leave=False) as bar:
+        world.run(lambda now: bar.update(round(now / 3600 - bar.n, 2)))
+    return world.records()
 
 
 def tables(records: RunRecords) -> Result:
@@ -64,7 +73,7 @@ def tables(records: RunRecords) -> Result:
 
 
 def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = None,
-        seed: int | None = None, trace: pd.DataFrame | None = None) -> Result:
+        seed: int | None = None, trace: pd.DataFrame | None = None, progress: bool = False) -> Result:
     """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed.
 
     Every strategy meets the same contacts with the same draws (common random numbers).
@@ -74,4 +83,4 @@ def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = 
     names = [strategy] if isinstance(strategy, str) or strategy is None else list(strategy)
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
-    return Result.combine([tables(simulate(scenario, name, seed, trace)) for name in names])
+    return Result.combine([tables(simulate(scenario, name, seed, trace, progress)) for name in names])

@@ -363,6 +363,9 @@ class Scenario(_Model):
         for i, outbound in enumerate(self.outbound):
             need("team", outbound.team, teams, f"outbound.{i}.team")
             need("channel", outbound.channel, channels, f"outbound.{i}.channel")
+            if outbound.at >= self.duration:
+                raise ValueError(f"outbound.{i}.at: {outbound.at:g} s is not before the scenario's end "
+                                 f"({self.duration:g} s)")
         return self
 
     def strategies(self) -> list[StrategySpec]:

@@ -8,7 +8,7 @@ then may the contact's next message open a new one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator
+from collections.abc import Callable, Collection, Generator
 from itertools import chain
 from typing import Any
 
@@ -25,6 +25,7 @@ from strategies import Strategy
 from strategies import registry as strategy_registry
 
 Process = Generator[simpy.Event, Any, Any]
+PROGRESS_STEPS = 100
 
 
 class ModelError(RuntimeError):
@@ -288,16 +289,23 @@ class World:
 
     # ------------------------------------------------------------------------------------- running
 
-    def run(self) -> World:
+    def run(self, progress: Callable[[float], None] | None = None) -> World:
+        """Simulate to the scenario's end; ``progress`` is told the simulated time as it advances."""
         env = self.env
         for agent, intervals in self._shifts:
             env.process(self._shift_process(agent, intervals))
         env.process(self._arrival_process())
-        for outbound in sorted(self.scenario.outbound, key=lambda o: o.at):
+        trace_length = len(self.trace_time)
+        for number, outbound in enumerate(self.scenario.outbound):
             timer = env.timeout(outbound.at)
-            timer.callbacks.append(lambda _e, o=outbound: self._open_outbound(o))
-        env.run(until=self.scenario.duration)
+            timer.callbacks.append(lambda _e, o=outbound, root=trace_length + number: self._open_outbound(o, root))
         horizon = self.scenario.duration
+        if progress is None:
+            env.run(until=horizon)
+        else:
+            for step in range(1, PROGRESS_STEPS + 1):
+                env.run(until=horizon * step / PROGRESS_STEPS)
+                progress(env.now)
         for agent in self.agents:
             agent.account(horizon)
         for contact in self.contacts:
@@ -328,7 +336,7 @@ class World:
         conversation = self._open(contact, ev.CONTACT, channel, root, generation)
         conversation.process = self.env.process(self._lifecycle(conversation))
 
-    def _open_outbound(self, outbound: Any) -> None:
+    def _open_outbound(self, outbound: Any, root: int) -> None:
         contact = self.contact_by_id.get(outbound.contact_id)
         if contact is None:
             contact = Contact(len(self.contacts), outbound.contact_id)
@@ -338,8 +346,6 @@ class World:
             contact.conversation.messages += 1
             self.log(ev.MESSAGE_JOINED, contact.conversation)
             return
-        # Outbound draws are keyed past the trace's indices, by the outbound's own position.
-        root = len(self.trace_time) + self.scenario.outbound.index(outbound)
         conversation = self._open(contact, ev.USER, self.channels.index(outbound.channel), root, 0)
         assignment = Assignment(self.teams[outbound.team], self.default_strategy, patience=False)
         conversation.process = self.env.process(self._lifecycle(conversation, assignment))

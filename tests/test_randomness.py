@@ -81,3 +81,9 @@ def test_with_no_queue_every_strategy_gives_each_conversation_the_same_times():
 def test_the_trace_depends_only_on_the_seed(seed):
     scenario = sim.load("scenarios/default.yaml")
     pd.testing.assert_frame_equal(arrivals.for_scenario(scenario, seed), arrivals.for_scenario(scenario, seed))
+
+
+def test_running_with_a_progress_bar_changes_nothing():
+    plain = sim.run("scenarios/default.yaml", strategy="least_busy")
+    shown = sim.run("scenarios/default.yaml", strategy="least_busy", progress=True)
+    pd.testing.assert_frame_equal(plain.conversations, shown.conversations, check_exact=True)
