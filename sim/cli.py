@@ -21,9 +21,10 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.strategy or ():  # fail before running anything
         registry.resolve(name)
     started = time.perf_counter()
-    result = runner.run(scenario, names, seed=args.seed, progress=True)
+    with output.EventStream(args.out, csv=args.csv) as stream:
+        result = runner.run(scenario, names, seed=args.seed, progress=True, event_sink=stream)
     elapsed = time.perf_counter() - started
-    written = output.write(result, args.out, csv=args.csv)
+    written = stream.paths + output.write(result, args.out, csv=args.csv, events=False)
     print(_kpi_table(result))
     print(f"\n{len(result.conversations):,} conversations over {len(names)} run(s) in {elapsed:.2f} s; "
           f"files in {args.out}/: {', '.join(p.name for p in written)}")

@@ -12,6 +12,8 @@ NAMES = (
     "contact", "user",
 )
 CODE = {name: code for code, name in enumerate(NAMES)}
+EVENTS = (*NAMES[: NAMES.index("conversation_closed") + 1], "abandoned")
+SOURCES = ("contact", "user")
 
 CONVERSATION_OPENED = CODE["conversation_opened"]
 WORKFLOW_STARTED = CODE["workflow_started"]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim import events as ev
-from sim.records import RunRecords
+from sim.records import Columns, EventLog, RunInfo, RunRecords
 
 KPIS = {  # name: unit
     "conversations_opened": "count", "conversations_closed": "count", "offered": "count",
@@ -45,63 +45,64 @@ def _optional(codes: np.ndarray, names: list[str]) -> pd.Categorical:
 
 def conversations(records: RunRecords) -> pd.DataFrame:
     """A row per conversation: who, where, when each milestone happened, how it ended."""
-    c = records.conversations
-    opened = np.asarray(c["opened_at"], dtype=float)
-    first = np.asarray(c["first_response_at"], dtype=float)
-    assigned = np.asarray(c["assigned_at"], dtype=float)
-    closed = np.asarray(c["closed_at"], dtype=float)
+    c, info = records.conversations, records.info
+    opened, assigned = c["opened_at"], c["assigned_at"]
+    first, closed = c["first_response_at"], c["closed_at"]
+    skill = c["skill_match"]
     frame = pd.DataFrame({
-        "strategy": pd.Categorical([records.strategy] * len(opened)),
-        "seed": records.seed,
-        "conversation_id": np.asarray(c["id"], dtype=np.int64),
-        "contact_id": _category(c["contact"], records.contact_ids),
-        "source": _category(c["source"], list(ev.NAMES)).remove_unused_categories(),
-        "channel": _category(c["channel"], records.channels),
-        "team": _optional(c["team"], records.teams),
-        "agent_id": _optional(c["agent"], records.agent_ids),
+        "strategy": pd.Categorical([info.strategy] * len(opened)),
+        "seed": info.seed,
+        "conversation_id": c["id"],
+        "contact_id": _category(c["contact"], info.contact_ids),
+        "source": _category(c["source"], list(ev.NAMES)).set_categories(list(ev.SOURCES)),
+        "channel": _category(c["channel"], info.channels),
+        "team": _optional(c["team"], info.teams),
+        "agent_id": _optional(c["agent"], info.agent_ids),
         "opened_at": opened,
-        "queued_at": np.asarray(c["queued_at"], dtype=float),
-        "left_queue_at": np.asarray(c["left_queue_at"], dtype=float),
+        "queued_at": c["queued_at"],
+        "left_queue_at": c["left_queue_at"],
         "assigned_at": assigned,
         "first_response_at": first,
         "closed_at": closed,
-        "outcome": pd.Categorical([ev.NAMES[o] for o in c["outcome"]], categories=list(ev.OUTCOMES)),
-        "category": pd.Categorical(c["category"]),
-        "messages": np.asarray(c["messages"], dtype=np.int64),
-        "generation": np.asarray(c["generation"], dtype=np.int64),
-        "handbacks": np.asarray(c["handbacks"], dtype=np.int64),
-        "skill_match": pd.array(c["skill_match"], dtype="boolean"),
-        "bot": np.asarray(c["bot"], dtype=bool),
+        "outcome": _category(c["outcome"], list(ev.NAMES)).set_categories(list(ev.OUTCOMES)),
+        "category": _category(c["category"], records.categories),
+        "messages": c["messages"],
+        "generation": c["generation"],
+        "handbacks": c["handbacks"],
+        "skill_match": pd.array(np.where(skill < 0, None, skill == 1), dtype="boolean"),
+        "bot": c["bot"],
     })
     frame["time_to_assignment"] = assigned - opened
     frame["first_response_time"] = first - opened
     frame["resolution_time"] = closed - opened
-    start = pd.Timestamp(records.start)
+    start = pd.Timestamp(info.start)
     for column in ("opened_at", "first_response_at", "closed_at"):
         frame[column.replace("_at", "_ts")] = start + pd.to_timedelta(frame[column], unit="s")
     return frame
 
 
-def events(records: RunRecords, conversation_table: pd.DataFrame) -> pd.DataFrame:
-    """The event log: a row per lifecycle event, with the conversation's contact and source."""
-    if records.events is None:
-        return pd.DataFrame(columns=["strategy", "conversation_id", "contact_id", "time", "event", "source",
-                                     "team", "agent_id"])
-    e = records.events
-    ids = e["conversation_id"]
-    # conversation ids are 0..n-1 and the table is sorted by id, so an id is its row
-    by_id = conversation_table.set_index("conversation_id")
+EVENT_COLUMNS = ("strategy", "seed", "conversation_id", "contact_id", "time", "timestamp", "event", "source",
+                 "team", "agent_id")
+
+
+def events(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
+    """The event log (or one chunk of it): a row per lifecycle event.
+
+    Category columns have fixed categories, so chunks written one after another share a schema."""
+    if columns is None:
+        columns = {name: np.empty(0, dtype=dtype) for name, dtype in EventLog.SCHEMA}
+    n = len(columns["time"])
     return pd.DataFrame({
-        "strategy": pd.Categorical([records.strategy] * len(ids)),
-        "seed": records.seed,
-        "conversation_id": ids,
-        "contact_id": by_id["contact_id"].to_numpy()[ids] if len(ids) else [],
-        "time": e["time"],
-        "timestamp": pd.Timestamp(records.start) + pd.to_timedelta(e["time"], unit="s"),
-        "event": _category(e["event"], list(ev.NAMES)).remove_unused_categories(),
-        "source": by_id["source"].to_numpy()[ids] if len(ids) else [],
-        "team": _optional(e["team"], records.teams),
-        "agent_id": _optional(e["agent"], records.agent_ids),
+        "strategy": pd.Categorical([info.strategy] * n),
+        "seed": np.full(n, info.seed),
+        "conversation_id": columns["conversation_id"],
+        "contact_id": np.asarray(info.contact_ids, dtype=object)[columns["contact"]],
+        "time": columns["time"],
+        "timestamp": pd.Timestamp(info.start) + pd.to_timedelta(columns["time"], unit="s"),
+        "event": _category(columns["event"], list(ev.NAMES)).set_categories(list(ev.EVENTS)),
+        "source": _category(columns["source"], list(ev.NAMES)).set_categories(list(ev.SOURCES)),
+        "team": _optional(columns["team"], info.teams),
+        "agent_id": _optional(columns["agent"], info.agent_ids),
     })
 
 
@@ -113,10 +114,10 @@ def agents(records: RunRecords) -> pd.DataFrame:
         occupancy = np.where(online > 0, a["busy_slot_time"] / (online * a["capacity"]), np.nan)
         utilisation = np.where(online > 0, a["busy_time"] / online, np.nan)
     return pd.DataFrame({
-        "strategy": pd.Categorical([records.strategy] * len(online)),
-        "seed": records.seed,
-        "agent_id": records.agent_ids,
-        "team": _category(a["team"], records.teams),
+        "strategy": pd.Categorical([records.info.strategy] * len(online)),
+        "seed": records.info.seed,
+        "agent_id": records.info.agent_ids,
+        "team": _category(a["team"], records.info.teams),
         "capacity": a["capacity"],
         "handled": a["handled"],
         "online_time": online,
@@ -132,7 +133,7 @@ def _offered(frame: pd.DataFrame, records: RunRecords) -> np.ndarray:
     """Inbound conversations that reached an agent queue and whose service outcome is known."""
     reached = (frame["source"] == "contact").to_numpy() & frame["queued_at"].notna().to_numpy()
     unknown = (frame["first_response_at"].isna() & (frame["outcome"] == "open_at_end")).to_numpy()
-    censored = unknown & (frame["opened_at"].to_numpy() > records.duration - records.service_target)
+    censored = unknown & (frame["opened_at"].to_numpy() > records.info.duration - records.info.service_target)
     return reached & ~censored
 
 
@@ -151,7 +152,7 @@ def _area(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     """Per interval (15 minutes by default): arrivals, opened, queue length, service level,
     abandonment, agents online and occupancy; rates by the interval the conversation opened in."""
-    width, horizon = records.interval, records.duration
+    width, horizon = records.info.interval, records.info.duration
     grid = np.append(np.arange(0.0, horizon, width), horizon)
     cells = len(grid) - 1
 
@@ -163,7 +164,7 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     opened = frame["opened_at"].to_numpy()
     offered = _offered(frame, records)
     first = frame["first_response_time"].to_numpy()
-    answered_in_time = offered & (first <= records.service_target)
+    answered_in_time = offered & (first <= records.info.service_target)
     abandoned = offered & (frame["outcome"] == "abandoned").to_numpy()
     queued = frame["queued_at"].to_numpy()
     left = np.where(np.isnan(frame["left_queue_at"].to_numpy()), horizon, frame["left_queue_at"].to_numpy())
@@ -184,10 +185,10 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     n_offered = per_cell(opened, offered)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
-            "strategy": pd.Categorical([records.strategy] * cells),
-            "seed": records.seed,
+            "strategy": pd.Categorical([records.info.strategy] * cells),
+            "seed": records.info.seed,
             "interval_start": grid[:-1],
-            "interval_ts": pd.Timestamp(records.start) + pd.to_timedelta(grid[:-1], unit="s"),
+            "interval_ts": pd.Timestamp(records.info.start) + pd.to_timedelta(grid[:-1], unit="s"),
             "arrivals": per_cell(records.arrivals),
             "opened": per_cell(opened),
             "offered": n_offered,
@@ -230,14 +231,14 @@ def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame)
         return float(part.sum() / whole.sum()) if whole.sum() else float("nan")
 
     return {
-        "strategy": records.strategy,
-        "seed": records.seed,
+        "strategy": records.info.strategy,
+        "seed": records.info.seed,
         "conversations_opened": len(frame),
         "conversations_closed": int((outcome != "open_at_end").sum()),
         "offered": int(offered.sum()),
         "abandonment_rate": share(offered & (outcome == "abandoned"), offered),
-        "service_level": share(answered & (first <= records.service_target), offered),
-        "service_level_of_answered": share(answered & (first <= records.service_target), answered),
+        "service_level": share(answered & (first <= records.info.service_target), offered),
+        "service_level_of_answered": share(answered & (first <= records.info.service_target), answered),
         "first_response_time_mean": mean(first[answered]),
         "first_response_time_p90": float(np.percentile(first[answered], 90)) if answered.any() else float("nan"),
         "resolution_time_mean": mean(frame["resolution_time"].to_numpy()[agent_closed]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +43,20 @@ class Result:
         return cls(*(concat(name) for name in ("conversations", "events", "agents", "intervals", "summary")))
 
 
+EventSink = Callable[[pd.DataFrame], None]
+
+
 def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None = None,
-             trace: pd.DataFrame | None = None, progress: bool = False) -> RunRecords:
+             trace: pd.DataFrame | None = None, progress: bool = False,
+             event_sink: EventSink | None = None) -> RunRecords:
     """One run: the scenario's world under ``strategy`` (default: the scenario's own), raw records.
 
-    ``progress`` shows a bar of simulated hours for runs that last more than a couple of seconds."""
+    ``progress`` shows a bar of simulated hours for runs that last more than a couple of seconds;
+    ``event_sink`` receives the event log chunk by chunk (as tables), instead of its being kept."""
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
-    world = World(scenario, trace, strategy, seed)
+    sink = None if event_sink is None else (lambda columns, info: event_sink(metrics.events(columns, info)))
+    world = World(scenario, trace, strategy, seed, sink)
     if not progress:
         return world.run().records()
     hours = scenario.duration / 3600
@@ -65,7 +71,7 @@ def tables(records: RunRecords) -> Result:
     agent_table = metrics.agents(records)
     return Result(
         conversations=conversation_table,
-        events=metrics.events(records, conversation_table),
+        events=metrics.events(records.events, records.info),
         agents=agent_table,
         intervals=metrics.intervals(records, conversation_table),
         summary=pd.DataFrame([metrics.summary(records, conversation_table, agent_table)]),
@@ -73,14 +79,16 @@ def tables(records: RunRecords) -> Result:
 
 
 def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = None,
-        seed: int | None = None, trace: pd.DataFrame | None = None, progress: bool = False) -> Result:
+        seed: int | None = None, trace: pd.DataFrame | None = None, progress: bool = False,
+        event_sink: EventSink | None = None) -> Result:
     """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed.
 
-    Every strategy meets the same contacts with the same draws (common random numbers).
+    Every strategy meets the same contacts with the same draws (common random numbers). With an
+    ``event_sink`` the event log goes there as it is written, and ``Result.events`` stays empty.
     """
     if not isinstance(scenario, Scenario):
         scenario = scenario_file.load(scenario)
     names = [strategy] if isinstance(strategy, str) or strategy is None else list(strategy)
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
-    return Result.combine([tables(simulate(scenario, name, seed, trace, progress)) for name in names])
+    return Result.combine([tables(simulate(scenario, name, seed, trace, progress, event_sink)) for name in names])

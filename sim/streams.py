@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -21,6 +22,28 @@ Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
 def _code(part: str | int) -> int:
     return zlib.crc32(part.encode()) if isinstance(part, str) else int(part)
+
+
+class Keyed(Protocol):
+    """What draws are indexed by: the opening message's index and the contact's returns since."""
+
+    root: int
+    generation: int
+
+
+class Fixed:
+    """Draws of a constant: no stream needed."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def at(self, generation: int, index: int) -> float:
+        return self.value
+
+    def of(self, conversation: Keyed) -> float:
+        return self.value
 
 
 class Streams:
@@ -52,6 +75,14 @@ class Draws:
         block = self._blocks.get((generation, index >> BLOCK_BITS))
         if block is None:
             block = self._draw(generation, index >> BLOCK_BITS)
+        return block[index & (BLOCK - 1)]
+
+    def of(self, conversation: Keyed) -> float:
+        """The variate of the conversation: indexed by its opening message and generation."""
+        index = conversation.root
+        block = self._blocks.get((conversation.generation, index >> BLOCK_BITS))
+        if block is None:
+            block = self._draw(conversation.generation, index >> BLOCK_BITS)
         return block[index & (BLOCK - 1)]
 
     def _draw(self, generation: int, number: int) -> list[float]:

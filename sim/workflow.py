@@ -16,13 +16,14 @@ import simpy
 
 from sim import events as ev
 from sim import scenario as sc
-from sim.streams import Draws, uniform
+from sim.streams import Draws, Fixed, uniform
 from sim.world import Assignment, ModelError
 
 if TYPE_CHECKING:
     from sim.world import Conversation, World
 
 Run = Generator[simpy.Event, Any, int | None]
+END = -1  # a step's answer: the workflow is over (the queue takes the conversation on)
 
 
 class Choice:
@@ -45,7 +46,7 @@ class Step:
         self.world = world
         self.index = index
 
-    def draws(self, dist: Any, purpose: str) -> Draws:
+    def draws(self, dist: Any, purpose: str) -> Draws | Fixed:
         return self.world.draws(dist, "step", self.index, purpose)
 
     def uniforms(self, purpose: str) -> Draws:
@@ -79,11 +80,11 @@ class AskStep(Step):
     def run(self, conversation: Conversation) -> Run:
         world = self.world
         world.log(ev.QUESTION_ASKED, conversation)
-        delay = conversation.draw(self.delay)
-        if conversation.draw(self.answered) < self.answer_probability and delay <= self.timeout:
+        delay = self.delay.of(conversation)
+        if self.answered.of(conversation) < self.answer_probability and delay <= self.timeout:
             if delay > 0:
                 yield world.env.timeout(delay)
-            self.reveal(conversation, self.field, self.choice, conversation.draw(self.answers))
+            self.reveal(conversation, self.field, self.choice, self.answers.of(conversation))
             world.log(ev.QUESTION_ANSWERED, conversation)
             return None
         yield world.env.timeout(self.timeout)
@@ -103,14 +104,14 @@ class LookupStep(Step):
 
     def run(self, conversation: Conversation) -> Run:
         world = self.world
-        latency = conversation.draw(self.latency)
+        latency = self.latency.of(conversation)
         if latency > 0:
             yield world.env.timeout(latency)
-        if conversation.draw(self.failed) < self.failure_probability:
+        if self.failed.of(conversation) < self.failure_probability:
             world.log(ev.LOOKUP_FAILED, conversation)
             return self.on_failure
         for field, choice, draws in self.fields:
-            self.reveal(conversation, field, choice, conversation.draw(draws))
+            self.reveal(conversation, field, choice, draws.of(conversation))
         world.log(ev.LOOKUP_DONE, conversation)
         return None
 
@@ -174,10 +175,10 @@ class BotStep(Step):
         world = self.world
         conversation.bot = True
         world.log(ev.BOT_STARTED, conversation)
-        duration = conversation.draw(self.duration)
+        duration = self.duration.of(conversation)
         if duration > 0:
             yield world.env.timeout(duration)
-        if conversation.draw(self.resolves) < self.resolve_probability:
+        if self.resolves.of(conversation) < self.resolve_probability:
             world.close(conversation, ev.BOT_RESOLVED, self.category)
         else:
             world.log(ev.BOT_HANDOVER, conversation)
@@ -185,26 +186,32 @@ class BotStep(Step):
 
 
 class AssignStep(Step):
+    """Auto-assignment: the workflow ends here. A conversation no agent can take waits in the team's
+    queue; if the step's timeout runs out first, the workflow goes on at ``on_timeout``."""
+
+    instant = True
+
     def __init__(self, world: World, index: int, spec: sc.Assign, goto: dict[str, int],
                  override: bool) -> None:
         super().__init__(world, index)
         strategy = world.default_strategy
         if spec.strategy is not None and not override:
             strategy = world.strategy(spec.strategy.name, spec.strategy.params)
-        self.assignment = Assignment(world.teams[spec.team] if spec.team else None, strategy,
-                                     spec.only_online, spec.max_open, tuple(spec.skills_from), spec.timeout)
-        self.on_timeout = goto.get(spec.on_timeout) if spec.on_timeout else None
+        self.assignment = Assignment(world.teams[spec.team] if spec.team else None, strategy, spec.only_online,
+                                     spec.max_open, tuple(spec.skills_from), spec.timeout,
+                                     goto.get(spec.on_timeout) if spec.on_timeout else None)
 
-    def run(self, conversation: Conversation) -> Run:
+    def apply(self, conversation: Conversation) -> int | None:
         world, assignment = self.world, self.assignment
         team = assignment.team or conversation.team or world.first_team
         if team is not conversation.team:
             conversation.team = team
             world.log(ev.ROUTED, conversation)
-        fields = conversation.fields
-        conversation.required_skills = tuple(fields[f] for f in assignment.skills_from if f in fields)
-        assigned = yield from world.wait_for_agent(conversation, assignment, team)
-        return None if assigned else self.on_timeout
+        if assignment.skills_from:
+            fields = conversation.fields
+            conversation.required_skills = tuple(fields[f] for f in assignment.skills_from if f in fields)
+        world.request_agent(conversation, assignment, team)
+        return END
 
 
 class CloseStep(Step):
@@ -235,13 +242,25 @@ class Workflow:
             for i, spec in enumerate(specs)
         ]
 
-    def run(self, conversation: Conversation) -> Generator[simpy.Event, Any, None]:
-        env, steps, i, n = self.world.env, self.steps, 0, len(self.steps)
+    def start(self, conversation: Conversation, step: int | None = 0) -> None:
+        """Run the workflow from ``step`` (None: past the last step) for the conversation.
+
+        Steps that take no time run at once; the first step that waits makes the rest a SimPy process,
+        so a conversation whose workflow never waits costs no process at all."""
+        steps = self._steps(conversation, len(self.steps) if step is None else step)
+        try:
+            event = next(steps)
+        except StopIteration:
+            return
+        self.world.env.process(_resumed(steps, event))
+
+    def _steps(self, conversation: Conversation, i: int) -> Generator[simpy.Event, Any, None]:
+        env, steps, n = self.world.env, self.steps, len(self.steps)
         same_instant, now = 0, env.now
         while i < n:
             step = steps[i]
             target = step.apply(conversation) if step.instant else (yield from step.run(conversation))
-            if conversation.agent is not None or not conversation.is_open:
+            if target == END or not conversation.is_open:
                 return
             i = i + 1 if target is None else target
             same_instant = same_instant + 1 if env.now == now else 0
@@ -250,3 +269,14 @@ class Workflow:
                 raise ModelError(f"conversation {conversation.id} at t={now:g}: the workflow loops through "
                                  f"step {i} and others without time passing")
         self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, "workflow_end")
+
+
+def _resumed(steps: Generator[simpy.Event, Any, None], first: simpy.Event) -> Generator[simpy.Event, Any, None]:
+    """A process that carries on a generator already run up to its first wait, ``first``."""
+    value = yield first
+    while True:
+        try:
+            event = steps.send(value)
+        except StopIteration:
+            return
+        value = yield event

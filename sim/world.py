@@ -8,6 +8,7 @@ then may the contact's next message open a new one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Generator
 from itertools import chain
 from typing import Any
@@ -17,15 +18,19 @@ import pandas as pd
 import simpy
 
 from sim import events as ev
-from sim.errors import ScenarioError
-from sim.records import ConversationLog, EventLog, RunRecords
+from sim.distributions import Constant
+from sim.errors import ScenarioError, TraceError
+from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
 from sim.scenario import WEEKDAYS, AgentSpec, Scenario
-from sim.streams import Draws, Streams, uniform
+from sim.streams import Draws, Fixed, Streams, uniform
 from strategies import Strategy
 from strategies import registry as strategy_registry
 
 Process = Generator[simpy.Event, Any, Any]
 PROGRESS_STEPS = 100
+# a conversation's phase: in the workflow, waiting for an agent, waiting for the agent's first
+# message, waiting for a silent contact's reply, being handled, closed
+WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
 
 
 class ModelError(RuntimeError):
@@ -106,12 +111,14 @@ class Agent:
 class Assignment:
     """How one assign step (or outbound opening) hands conversations to agents."""
 
-    __slots__ = ("max_open", "only_online", "patience", "skills_from", "strategy", "team", "timeout")
+    __slots__ = ("max_open", "on_timeout", "only_online", "patience", "skills_from", "strategy", "team",
+                 "timeout")
 
     def __init__(self, team: Team | None, strategy: Strategy, only_online: bool = True,
                  max_open: int | None = None, skills_from: tuple[str, ...] = (),
-                 timeout: float | None = None, patience: bool = True) -> None:
+                 timeout: float | None = None, on_timeout: int | None = None, patience: bool = True) -> None:
         self.team = team
+        self.on_timeout = on_timeout
         self.strategy = strategy
         self.only_online = only_online
         self.max_open = max_open
@@ -128,12 +135,28 @@ class Assignment:
 
 class Conversation:
     """One conversation, from opening to closing; strategies read ``contact``, ``team``, ``fields``,
-    ``required_skills`` and ``queued_at``."""
+    ``required_skills`` and ``queued_at``.
 
-    __slots__ = ("agent", "assigned_at", "assignment", "bot", "category", "channel", "closed_at", "contact",
-                 "fields", "first_response_at", "generation", "hand_back", "handbacks", "id", "in_service",
-                 "left_queue_at", "messages", "opened_at", "outcome", "process", "queue", "queued_at",
-                 "required_skills", "root", "skill_match", "source", "team", "wakeup", "work_done")
+    ``token`` changes at every change of state, so a timer set in one state does nothing when it
+    fires in another (the agent answered before the contact's patience ran out, say). Attributes most
+    conversations never change are class-level defaults: one is made for every opening."""
+
+    team: Team | None = None
+    agent: Agent | None = None
+    assignment: Assignment | None = None
+    required_skills: tuple[str, ...] = ()
+    queue: dict[Conversation, None] | None = None
+    phase = WORKFLOW
+    token = 0
+    queued_at = left_queue_at = assigned_at = first_response_at = closed_at = float("nan")
+    outcome = ev.OPEN_AT_END
+    category = ""
+    messages = 1
+    handbacks = 0
+    work_done = work_started = 0.0
+    stretch = 1.0
+    skill_match = -1  # 1 or 0 once assigned with required skills
+    bot = False
 
     def __init__(self, number: int, contact: Contact, source: int, channel: int, root: int,
                  generation: int, now: float) -> None:
@@ -145,30 +168,10 @@ class Conversation:
         self.generation = generation
         self.opened_at = now
         self.fields: dict[str, str] = {}
-        self.team: Team | None = None
-        self.agent: Agent | None = None
-        self.assignment: Assignment | None = None
-        self.required_skills: tuple[str, ...] = ()
-        self.queue: dict[Conversation, None] | None = None
-        self.wakeup: simpy.Event | None = None
-        self.process: simpy.Process | None = None
-        self.queued_at = self.left_queue_at = self.assigned_at = float("nan")
-        self.first_response_at = self.closed_at = float("nan")
-        self.outcome = ev.OPEN_AT_END
-        self.category = ""
-        self.messages = 1
-        self.handbacks = 0
-        self.work_done = 0.0
-        self.skill_match: bool | None = None
-        self.bot = False
-        self.in_service = self.hand_back = False
 
     @property
     def is_open(self) -> bool:
         return self.closed_at != self.closed_at  # NaN until closed
-
-    def draw(self, draws: Draws) -> float:
-        return draws.at(self.generation, self.root)
 
     def __repr__(self) -> str:
         return f"Conversation({self.id}, contact={self.contact.id!r}, opened_at={self.opened_at:g})"
@@ -178,14 +181,16 @@ class World:
     """One run of a scenario under one strategy: build it, then :meth:`run` it."""
 
     def __init__(self, scenario: Scenario, trace: pd.DataFrame, strategy: str | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, event_sink: Callable[[Columns, RunInfo], None] | None = None) -> None:
         from sim.workflow import Workflow
 
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
-        self.events = EventLog() if scenario.record_events else None
+        sink = None if event_sink is None else (lambda columns: event_sink(columns, self.info()))
+        self.events = EventLog(self.env, sink) if scenario.record_events else None
+        self.log = _ignore if self.events is None else self.events.add
         self.conversation_log = ConversationLog()
         self.return_times: list[float] = []
         self._build_trace(trace)
@@ -217,7 +222,9 @@ class World:
 
     # ------------------------------------------------------------------------------------ building
 
-    def draws(self, dist: Any, *key: str | int) -> Draws:
+    def draws(self, dist: Any, *key: str | int) -> Draws | Fixed:
+        if isinstance(dist, Constant):
+            return Fixed(dist.value)
         return self.streams.draws(dist.sample, *key)
 
     def strategy(self, name: str, params: dict[str, Any]) -> Strategy:
@@ -233,11 +240,20 @@ class World:
         self.trace_time = trace["time"].to_numpy(dtype=float).tolist()
         codes, contact_ids = pd.factorize(trace["contact_id"].astype(str))
         self.trace_contact = codes.tolist()
-        self.contacts = [Contact(i, str(c)) for i, c in enumerate(contact_ids)]
+        self.contacts = [Contact(i, c) for i, c in enumerate(contact_ids.tolist())]
         self.contact_by_id = {c.id: c for c in self.contacts}
+        for outbound in self.scenario.outbound:  # contacts the business writes to first
+            if outbound.contact_id not in self.contact_by_id:
+                contact = Contact(len(self.contacts), outbound.contact_id)
+                self.contacts.append(contact)
+                self.contact_by_id[contact.id] = contact
         self.channels = list(self.scenario.channels)
-        channel_index = {c: i for i, c in enumerate(self.channels)}
-        self.trace_channel = [channel_index[c] for c in trace["channel"].astype(str)]
+        channel = pd.Categorical(trace["channel"].astype(str), categories=self.channels).codes
+        if (channel < 0).any():
+            row = int(np.flatnonzero(channel < 0)[0])
+            raise TraceError(f"trace row {row}: channel {trace['channel'].iloc[row]!r} is not one of the "
+                             f"scenario's channels ({', '.join(self.channels)})")
+        self.trace_channel = channel.tolist()
         self.attributes: dict[str, list[str | None]] = {}
         for column in trace.columns.difference(["time", "contact_id", "channel"]):
             values = trace[column].astype(object)
@@ -326,29 +342,25 @@ class World:
         if generation:
             self.return_times.append(self.env.now)
         conversation = contact.conversation
-        if conversation is not None:
-            conversation.messages += 1
-            self.log(ev.MESSAGE_JOINED, conversation)
-            wakeup = conversation.wakeup
-            if wakeup is not None and conversation.agent is not None and not wakeup.triggered:
-                wakeup.succeed(ev.MESSAGE_JOINED)  # a reply cancels the auto-close
+        if conversation is None:
+            conversation = self._open(contact, ev.CONTACT, channel, root, generation)
+            self.log(ev.WORKFLOW_STARTED, conversation)
+            self.workflow.start(conversation)
             return
-        conversation = self._open(contact, ev.CONTACT, channel, root, generation)
-        conversation.process = self.env.process(self._lifecycle(conversation))
+        conversation.messages += 1
+        self.log(ev.MESSAGE_JOINED, conversation)
+        if conversation.phase == SILENT:  # a reply cancels the auto-close
+            self._work(conversation)
 
     def _open_outbound(self, outbound: Any, root: int) -> None:
-        contact = self.contact_by_id.get(outbound.contact_id)
-        if contact is None:
-            contact = Contact(len(self.contacts), outbound.contact_id)
-            self.contacts.append(contact)
-            self.contact_by_id[contact.id] = contact
+        contact = self.contact_by_id[outbound.contact_id]
         if contact.conversation is not None:  # the business writes into the open conversation
             contact.conversation.messages += 1
             self.log(ev.MESSAGE_JOINED, contact.conversation)
             return
         conversation = self._open(contact, ev.USER, self.channels.index(outbound.channel), root, 0)
-        assignment = Assignment(self.teams[outbound.team], self.default_strategy, patience=False)
-        conversation.process = self.env.process(self._lifecycle(conversation, assignment))
+        team = self.teams[outbound.team]
+        self.request_agent(conversation, Assignment(team, self.default_strategy, patience=False), team)
 
     def _open(self, contact: Contact, source: int, channel: int, root: int, generation: int) -> Conversation:
         conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now)
@@ -361,56 +373,55 @@ class World:
         self.log(ev.CONVERSATION_OPENED, conversation)
         return conversation
 
-    def _lifecycle(self, conversation: Conversation, outbound: Assignment | None = None) -> Process:
-        if outbound is None:
-            self.log(ev.WORKFLOW_STARTED, conversation)
-            yield from self.workflow.run(conversation)
-        else:
-            yield from self.wait_for_agent(conversation, outbound, outbound.team)
-        while conversation.agent is not None:
-            handed_back = yield from self._serve(conversation)
-            if handed_back:
-                yield from self.wait_for_agent(conversation, conversation.assignment, conversation.team,
-                                               handed_back=True)
+    def _after(self, delay: float, action: Callable[[Conversation], None], conversation: Conversation) -> None:
+        """Call ``action(conversation)`` after ``delay``, unless its state has changed by then."""
+        token = conversation.token
+
+        def fire(_event: simpy.Event) -> None:
+            if conversation.token == token:
+                action(conversation)
+
+        self.env.timeout(delay).callbacks.append(fire)
 
     # ------------------------------------------------------------------------- queue and dispatch
 
-    def wait_for_agent(self, conversation: Conversation, assignment: Assignment, team: Team,
-                       handed_back: bool = False) -> Process:
-        """Queue the conversation for an agent of ``team``; return False if the step's timeout ran out.
-
-        A conversation handed back at a shift's end goes ahead of the queue and cannot abandon."""
-        env = self.env
+    def request_agent(self, conversation: Conversation, assignment: Assignment, team: Team) -> None:
+        """Hand the conversation to an agent of ``team`` now if the strategy finds one, else queue it
+        (the contact's patience, the step's timeout and the strategy's wake-up then run)."""
+        now = self.env.now
         conversation.assignment = assignment
         conversation.team = team
-        if not handed_back:
-            conversation.queued_at = env.now
-        conversation.queue = queue = team.returned if handed_back else team.waiting
+        conversation.queued_at = now
+        available = team.available
+        if available and not (team.waiting or team.returned) and assignment.max_open is None:
+            # nobody ahead in the queue: the strategy chooses among the online agents straight away
+            agent = assignment.strategy.choose(conversation, available, now)
+            if agent is not None:
+                if agent not in available:
+                    self._wrong_choice(conversation, assignment, agent)
+                conversation.left_queue_at = now
+                self._assign(conversation, agent)
+                return
+        self._queue(conversation, team.waiting)
+        if conversation.agent is not None:
+            return
+        self.log(ev.QUEUED, conversation)
+        if assignment.patience and self.patience is not None:
+            self._after(self.patience.of(conversation), self._abandon, conversation)
+        if assignment.timeout is not None:
+            self._after(assignment.timeout, self._assign_timeout, conversation)
+        if assignment.strategy.wake_after is not None:
+            self._after(assignment.strategy.wake_after, self._wake, conversation)
+
+    def _queue(self, conversation: Conversation, queue: dict[Conversation, None]) -> None:
+        conversation.phase = WAITING
+        conversation.token += 1
+        conversation.queue = queue
         queue[conversation] = None
-        if not assignment.only_online:
+        team = conversation.team
+        if not conversation.assignment.only_online:
             team.offline_ok += 1
         self.dispatch(team)
-        if conversation.agent is not None:
-            return True
-        self.log(ev.QUEUED, conversation)
-        conversation.wakeup = wakeup = env.event()
-        if assignment.patience and not handed_back and self.patience is not None:
-            self._timer(conversation.draw(self.patience), self._abandon, conversation, wakeup)
-        if assignment.timeout is not None and not handed_back:
-            self._timer(assignment.timeout, self._assign_timeout, conversation, wakeup)
-        wake_after = assignment.strategy.wake_after
-        if wake_after is not None:
-            self._timer(wake_after, self._wake, conversation, wakeup)
-        outcome = yield wakeup
-        conversation.wakeup = None
-        return outcome != ev.ASSIGN_TIMEOUT
-
-    def _timer(self, delay: float, action: Any, conversation: Conversation, wakeup: simpy.Event) -> None:
-        def fire(_event: simpy.Event) -> None:
-            if conversation.wakeup is wakeup and not wakeup.triggered:
-                action(conversation, wakeup)
-
-        self.env.timeout(delay).callbacks.append(fire)
 
     def _leave_queue(self, conversation: Conversation) -> None:
         del conversation.queue[conversation]
@@ -419,18 +430,19 @@ class World:
         conversation.queue = None
         conversation.left_queue_at = self.env.now
 
-    def _abandon(self, conversation: Conversation, wakeup: simpy.Event) -> None:
+    def _abandon(self, conversation: Conversation) -> None:
         self._leave_queue(conversation)
         self.log(ev.ABANDONED, conversation)
         self.close(conversation, ev.ABANDONED)
-        wakeup.succeed(ev.ABANDONED)
 
-    def _assign_timeout(self, conversation: Conversation, wakeup: simpy.Event) -> None:
+    def _assign_timeout(self, conversation: Conversation) -> None:
         self._leave_queue(conversation)
+        conversation.phase = WORKFLOW
+        conversation.token += 1
         self.log(ev.ASSIGN_TIMEOUT, conversation)
-        wakeup.succeed(ev.ASSIGN_TIMEOUT)
+        self.workflow.start(conversation, conversation.assignment.on_timeout)
 
-    def _wake(self, conversation: Conversation, wakeup: simpy.Event) -> None:
+    def _wake(self, conversation: Conversation) -> None:
         self.dispatch(conversation.team)
 
     def dispatch(self, team: Team) -> None:
@@ -448,10 +460,13 @@ class World:
             else:
                 return
             if agent not in candidates:
-                raise ModelError(f"conversation {conversation.id} at t={now:g}: strategy "
-                                 f"{assignment.strategy!r} chose {agent!r}, not one of the candidates")
+                self._wrong_choice(conversation, assignment, agent)
             self._leave_queue(conversation)
             self._assign(conversation, agent)
+
+    def _wrong_choice(self, conversation: Conversation, assignment: Assignment, agent: Agent) -> None:
+        raise ModelError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
+                         f"{assignment.strategy!r} chose {agent!r}, not one of the candidates")
 
     def _assign(self, conversation: Conversation, agent: Agent) -> None:
         now = self.env.now
@@ -467,11 +482,9 @@ class World:
             conversation.assigned_at = now
         required = conversation.required_skills
         if required:
-            conversation.skill_match = all(skill in agent.skills for skill in required)
+            conversation.skill_match = int(all(skill in agent.skills for skill in required))
         self.log(ev.ASSIGNED, conversation)
-        wakeup = conversation.wakeup
-        if wakeup is not None and not wakeup.triggered:
-            wakeup.succeed(ev.ASSIGNED)
+        self._answer(conversation)
 
     def _release(self, conversation: Conversation) -> Agent:
         agent = conversation.agent
@@ -488,54 +501,67 @@ class World:
 
     # -------------------------------------------------------------------------------- the agent side
 
-    def _serve(self, conversation: Conversation) -> Process:
-        """The agent answers, talks with the contact, and closes; returns True if handed back."""
-        env, agent, team = self.env, conversation.agent, conversation.team
-        conversation.in_service = True
-        try:
-            if conversation.hand_back:  # its agent went off shift at the instant it was assigned
-                raise simpy.Interrupt("shift ended")
-            if conversation.first_response_at != conversation.first_response_at:
-                delay = conversation.draw(team.first_response) / agent.speed
-                if delay > 0:
-                    yield env.timeout(delay)
-                if not agent.online:
-                    yield agent.comes_online
-                conversation.first_response_at = env.now
-                self.log(ev.FIRST_RESPONSE, conversation)
-                if self.silent is not None and conversation.draw(self.silent) < self.silent_share:
-                    self.log(ev.CONTACT_SILENT, conversation)
-                    conversation.wakeup = wakeup = env.event()
-                    self._timer(self.auto_close, lambda c, w: w.succeed(ev.AUTO_CLOSED), conversation, wakeup)
-                    reply = yield wakeup
-                    conversation.wakeup = None
-                    if reply == ev.AUTO_CLOSED:
-                        self.close(conversation, ev.AUTO_CLOSED)
-                        return False
-            work = conversation.draw(team.handle_time) - conversation.work_done
-            stretch = (1.0 + self.slowdown * (agent.open - 1)) / agent.speed
-            started = env.now
-            try:
-                yield env.timeout(work * stretch)
-            except simpy.Interrupt:
-                conversation.work_done += (env.now - started) / stretch
-                raise
-            self.close(conversation, ev.RESOLVED)
-            return False
-        except simpy.Interrupt:
-            conversation.wakeup = None
-            conversation.hand_back = False
-            conversation.handbacks += 1
-            self._release(conversation)
-            self.log(ev.HANDED_BACK, conversation)
-            conversation.agent = None
-            return True
-        finally:
-            conversation.in_service = False
+    def _answer(self, conversation: Conversation) -> None:
+        """The assigned agent's first message comes after a delay (once the agent is online)."""
+        conversation.token += 1
+        if conversation.first_response_at == conversation.first_response_at:
+            self._work(conversation)  # answered before a handback: the new agent carries on
+            return
+        conversation.phase = ANSWERING
+        agent = conversation.agent
+        if not agent.online:
+            token = conversation.token
+            agent.comes_online.callbacks.append(
+                lambda _e: self._answer(conversation) if conversation.token == token else None)
+            return
+        delay = conversation.team.first_response.of(conversation) / agent.speed
+        if delay > 0:
+            self._after(delay, self._first_response, conversation)
+        else:
+            self._first_response(conversation)
+
+    def _first_response(self, conversation: Conversation) -> None:
+        conversation.first_response_at = self.env.now
+        self.log(ev.FIRST_RESPONSE, conversation)
+        if self.silent is not None and self.silent.of(conversation) < self.silent_share:
+            conversation.phase = SILENT
+            conversation.token += 1
+            self.log(ev.CONTACT_SILENT, conversation)
+            self._after(self.auto_close, self._auto_close, conversation)
+        else:
+            self._work(conversation)
+
+    def _work(self, conversation: Conversation) -> None:
+        """The agent handles the conversation: its handle time, stretched by the agent's load."""
+        agent = conversation.agent
+        conversation.phase = WORKING
+        conversation.token += 1
+        conversation.work_started = self.env.now
+        conversation.stretch = stretch = (1.0 + self.slowdown * (agent.open - 1)) / agent.speed
+        work = conversation.team.handle_time.of(conversation) - conversation.work_done
+        self._after(work * stretch, self._resolve, conversation)
+
+    def _resolve(self, conversation: Conversation) -> None:
+        self.close(conversation, ev.RESOLVED)
+
+    def _auto_close(self, conversation: Conversation) -> None:
+        self.close(conversation, ev.AUTO_CLOSED)
+
+    def _hand_back(self, conversation: Conversation) -> None:
+        """The agent's shift ended: the conversation goes back to the front of the team's queue."""
+        if conversation.phase == WORKING:
+            conversation.work_done += (self.env.now - conversation.work_started) / conversation.stretch
+        conversation.handbacks += 1
+        self._release(conversation)
+        self.log(ev.HANDED_BACK, conversation)
+        conversation.agent = None
+        self._queue(conversation, conversation.team.returned)
 
     def close(self, conversation: Conversation, outcome: int, category: str = "") -> None:
         """Close the conversation: free its agent and its contact, record it, maybe the contact returns."""
         now = self.env.now
+        conversation.phase = CLOSED
+        conversation.token += 1
         conversation.closed_at = now
         conversation.outcome = outcome
         conversation.category = category or ev.NAMES[outcome]
@@ -550,10 +576,10 @@ class World:
         conversation.agent = None
         if agent is not None:
             self.dispatch(agent.team)
-        if self.returning and conversation.draw(self.return_draw) < self.returning:
+        if self.returning and self.return_draw.of(conversation) < self.returning:
             contact, channel = conversation.contact, conversation.channel
             root, generation = conversation.root, conversation.generation + 1
-            self.env.timeout(conversation.draw(self.return_delay)).callbacks.append(
+            self.env.timeout(self.return_delay.of(conversation)).callbacks.append(
                 lambda _e: self.message(contact, channel, root, generation))
 
     # --------------------------------------------------------------------------------------- shifts
@@ -587,30 +613,37 @@ class World:
         agent.comes_online = self.env.event()
         if self.scenario.on_shift_end == "handback":
             for conversation in list(agent.conversations):
-                if conversation.in_service:
-                    conversation.process.interrupt("shift ended")
-                else:
-                    conversation.hand_back = True
+                self._hand_back(conversation)
 
     # ------------------------------------------------------------------------------------- records
 
-    def log(self, event: int, conversation: Conversation) -> None:
-        if self.events is not None:
-            self.events.add(self.env.now, event, conversation)
+    @functools.cache  # noqa: B019  (one world, one info: its contacts are fixed once built)
+    def info(self) -> RunInfo:
+        scenario = self.scenario
+        return RunInfo(
+            strategy=self.strategy_name,
+            seed=self.seed,
+            start=scenario.start,
+            duration=scenario.duration,
+            interval=scenario.interval,
+            service_target=scenario.service_target,
+            contact_ids=[c.id for c in self.contacts],
+            channels=self.channels,
+            teams=list(self.teams),
+            agent_ids=[a.id for a in self.agents],
+        )
 
     def records(self) -> RunRecords:
         """What the run produced, as columns: call after :meth:`run`."""
-        agents, scenario = self.agents, self.scenario
-        horizon = scenario.duration
+        agents, horizon = self.agents, self.scenario.duration
+        events = self.events
+        if events is not None and events.sink is not None:
+            events.flush()
         return RunRecords(
-            strategy=self.strategy_name,
-            seed=self.seed,
-            duration=horizon,
-            start=scenario.start,
-            interval=scenario.interval,
-            service_target=scenario.service_target,
+            info=self.info(),
             conversations=self.conversation_log.columns(),
-            events=None if self.events is None else self.events.columns(),
+            categories=list(self.conversation_log.categories),
+            events=None if events is None or events.sink is not None else events.columns(),
             agents={
                 "team": np.array([a.team.index for a in agents]),
                 "capacity": np.array([a.capacity for a in agents]),
@@ -622,8 +655,8 @@ class World:
             },
             online=[[(b, min(e, horizon)) for b, e in shifts] for _, shifts in self._shifts],
             arrivals=np.concatenate([np.asarray(self.trace_time), np.asarray(self.return_times)]),
-            contact_ids=[c.id for c in self.contacts],
-            channels=self.channels,
-            teams=list(self.teams),
-            agent_ids=[a.id for a in agents],
         )
+
+
+def _ignore(event: int, conversation: Conversation) -> None:
+    """The event log when it is off."""
