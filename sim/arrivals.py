@@ -60,7 +60,8 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator) -> pd.Da
         times = np.concatenate((times, follow_times[inside]))
         contact = np.concatenate((contact, owner[inside]))
     order = np.argsort(times, kind="stable")
-    frame = pd.DataFrame({"time": times[order], "contact_id": pd.Series(contact[order]).map("c{:06d}".format)})
+    contact_ids = pd.Categorical.from_codes(contact[order], categories=["c%06d" % i for i in range(n)])
+    frame = pd.DataFrame({"time": times[order], "contact_id": contact_ids})
     for name, values in columns.items():
         frame[name] = values[contact[order]]
     return frame

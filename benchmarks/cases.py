@@ -1,0 +1,158 @@
+"""One benchmark measurement, run in a fresh process so that its peak memory is its own.
+
+    python benchmarks/cases.py CASE '{"json": "arguments"}'
+
+prints one JSON line: wall seconds, items simulated, peak resident memory, and case-specific figures.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+MEAN_SERVICE = 300.0  # seconds
+LOAD = 0.9
+
+
+def _mmc_rates(c: int) -> tuple[float, float]:
+    mu = 1 / MEAN_SERVICE
+    return LOAD * c * mu, mu
+
+
+def mmc_ours(c: int, n: int, patience: float | None, seed: int) -> dict[str, Any]:
+    """Our simulator in M/M/c mode: capacity 1, a workflow of one assign step, no delays."""
+    import sim
+
+    lam, _ = _mmc_rates(c)
+    data = {
+        "duration": n / lam, "seed": seed, "channels": ["chat"], "record_events": False,
+        "arrivals": {"generate": {"profile": [lam * 3600], "channels": {"chat": 1}}},
+        "handling": {"handle_time": {"dist": "exponential", "mean": MEAN_SERVICE}},
+        "teams": {"queue": {}}, "agents": [{"id": "agent", "count": c, "team": "queue"}],
+        "workflow": [{"type": "assign"}], "strategy": "round_robin",
+    }
+    if patience is not None:
+        data["contacts"] = {"patience": {"dist": "exponential", "mean": patience}}
+    scenario = sim.parse(data)
+    started = time.perf_counter()
+    records = sim.simulate(scenario)
+    return {"seconds": time.perf_counter() - started, "items": len(records.conversations["id"])}
+
+
+def mmc_simpy(c: int, n: int, patience: float | None, seed: int) -> dict[str, Any]:
+    """The floor: a bare SimPy M/M/c(+M) model, a Resource and one process per customer, waits kept."""
+    import simpy
+
+    lam, mu = _mmc_rates(c)
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    agents = simpy.Resource(env, c)
+    waits: list[float] = []
+
+    def customer() -> Any:
+        arrived = env.now
+        with agents.request() as request:
+            if patience is None:
+                yield request
+            else:
+                outcome = yield request | env.timeout(rng.expovariate(1 / patience))
+                if request not in outcome:
+                    return  # abandoned
+            waits.append(env.now - arrived)
+            yield env.timeout(rng.expovariate(mu))
+
+    def source() -> Any:
+        for _ in range(n):
+            yield env.timeout(rng.expovariate(lam))
+            env.process(customer())
+
+    started = time.perf_counter()
+    env.process(source())
+    env.run()
+    return {"seconds": time.perf_counter() - started, "items": n}
+
+
+def mmc_ciw(c: int, n: int, patience: float | None, seed: int) -> dict[str, Any]:
+    """Ciw on the same parameters, records kept as Ciw always keeps them."""
+    import ciw
+
+    lam, mu = _mmc_rates(c)
+    options: dict[str, Any] = {}
+    if patience is not None:
+        options["reneging_time_distributions"] = [ciw.dists.Exponential(rate=1 / patience)]
+    network = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(rate=lam)],
+                                 service_distributions=[ciw.dists.Exponential(rate=mu)],
+                                 number_of_servers=[c], **options)
+    ciw.seed(seed)
+    started = time.perf_counter()
+    simulation = ciw.Simulation(network)
+    simulation.simulate_until_max_customers(n, method="Arrive")
+    return {"seconds": time.perf_counter() - started, "items": n}
+
+
+def _scaled_default(conversations: int, events: bool) -> Any:
+    import sim
+
+    scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
+    per_day = 1632  # conversations of the default day, measured
+    days = max(1, round(conversations / per_day))
+    return scenario.model_copy(update={"duration": days * 86400.0, "record_events": events})
+
+
+def lifecycle(conversations: int, events: bool, seed: int) -> dict[str, Any]:
+    """The default scenario repeated day after day: every step, shift, return and table, files written.
+
+    The event log, when kept, is streamed to a Parquet file as it is produced."""
+    from sim import arrivals, metrics, output, runner
+    from sim.world import World
+
+    scenario = _scaled_default(conversations, events)
+    started = time.perf_counter()
+    trace = arrivals.for_scenario(scenario, seed)
+    with tempfile.TemporaryDirectory() as folder, output.EventStream(folder) as stream:
+        sink = (lambda columns, info: stream(metrics.events(columns, info))) if events else None
+        world = World(scenario, trace, None, seed, sink).run()
+        simulated = time.perf_counter()
+        records = world.records()
+        result = runner.tables(records)
+        output.write(result, folder, events=False)
+    done = time.perf_counter()
+    n = len(records.conversations["id"])
+    return {"seconds": done - started, "simulate_seconds": simulated - started, "items": n,
+            "simpy_events": next(world.env._eid) / n}
+
+
+def _one_run(seed: int) -> float:
+    import sim
+
+    result = sim.run(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml", seed=seed)
+    return float(result.summary.loc[0, "service_level"])
+
+
+def sweep(runs: int, workers: int, seed: int) -> dict[str, Any]:
+    """Independent runs of the default day (one seed each) on a pool of worker processes."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_one_run, range(workers)))  # start every worker and import everything first
+        started = time.perf_counter()
+        list(pool.map(_one_run, range(seed, seed + runs)))
+        return {"seconds": time.perf_counter() - started, "items": runs}
+
+
+CASES: dict[str, Callable[..., dict[str, Any]]] = {
+    "mmc_ours": mmc_ours, "mmc_simpy": mmc_simpy, "mmc_ciw": mmc_ciw, "lifecycle": lifecycle, "sweep": sweep,
+}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    figures = CASES[sys.argv[1]](**json.loads(sys.argv[2]))
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))

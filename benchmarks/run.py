@@ -1,0 +1,96 @@
+"""The benchmark suite: ``make bench`` (or ``python benchmarks/run.py [--quick]``).
+
+Prints one table: each figure the median of several runs, each ratio between figures measured in
+the same session, each target next to its figure. Every measurement runs in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SIZES = {
+    "full": {"mmc": 200_000, "lifecycle": 1_000_000, "sweep": 200, "repeats": 3},
+    "quick": {"mmc": 2_000, "lifecycle": 5_000, "sweep": 4, "repeats": 1},
+}
+SERVERS = (10, 50, 200)
+PATIENCE = 600.0  # seconds, twice the mean service time
+
+
+def measure(case: str, repeats: int, **arguments: Any) -> dict[str, float]:
+    """Medians over ``repeats`` fresh processes, each with its own seed."""
+    runs = []
+    for repeat in range(repeats):
+        done = subprocess.run([sys.executable, str(HERE / "cases.py"), case,
+                               json.dumps({**arguments, "seed": repeat + 1})],
+                              capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"benchmark case {case} {arguments} failed:\n{done.stderr}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def row(name: str, figure: str, target: str = "", met: bool | None = None) -> str:
+    verdict = "" if met is None else ("met" if met else "MISSED")
+    return f"{name:<44} {figure:>34}  {target:<30} {verdict}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: checks that it runs")
+    parser.add_argument("--repeats", type=int, help="runs per figure (default 3; 1 with --quick)")
+    args = parser.parse_args()
+    size = SIZES["quick" if args.quick else "full"]
+    repeats = args.repeats or size["repeats"]
+    print(f"convsim benchmarks: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"median of {repeats} run(s) per figure\n")
+    print(row("case", "figure", "target"))
+
+    n = size["mmc"]
+    for patience in (None, PATIENCE):
+        label = "M/M/c" if patience is None else "M/M/c+M"
+        for c in SERVERS:
+            ours = measure("mmc_ours", repeats, c=c, n=n, patience=patience)
+            floor = measure("mmc_simpy", repeats, c=c, n=n, patience=patience)
+            ciw = measure("mmc_ciw", repeats, c=c, n=n, patience=patience)
+            us = {name: 1e6 * m["seconds"] / m["items"] for name, m in
+                  (("ours", ours), ("simpy", floor), ("ciw", ciw))}
+            print(row(f"{label} c={c}, load {0.9}, {n:,} conversations",
+                      f"ours {us['ours']:.1f} us, SimPy {us['simpy']:.1f}, Ciw {us['ciw']:.1f}"))
+            print(row("  ours / bare SimPy", f"{us['ours'] / us['simpy']:.2f}x", "<= 1.5x",
+                      us["ours"] <= 1.5 * us["simpy"]))
+            print(row("  ours / Ciw", f"{us['ours'] / us['ciw']:.2f}x", "< 1x", us["ours"] < us["ciw"]))
+
+    conversations = size["lifecycle"]
+    for events in (False, True):
+        m = measure("lifecycle", repeats, conversations=conversations, events=events)
+        label = f"full lifecycle, {m['items']:,.0f} conversations, event log {'streamed' if events else 'off'}"
+        rate = m["items"] / m["simulate_seconds"]
+        print(row(label, f"{rate:,.0f} conversations/s simulated", ">= 20,000/s" if not events else "",
+                  rate >= 20_000 if not events else None))
+        print(row("  with tables and files written", f"{m['items'] / m['seconds']:,.0f} conversations/s"))
+        print(row("  SimPy events per conversation", f"{m['simpy_events']:.2f}"))
+        print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB",
+                  "< 1 GB" if not events else "log streamed, not held",
+                  m["peak_rss_mb"] < 1024 if not events else None))
+
+    runs = size["sweep"]
+    one = measure("sweep", repeats, runs=runs, workers=1)
+    two = measure("sweep", repeats, runs=runs, workers=2)
+    per_second = {1: one["items"] / one["seconds"], 2: two["items"] / two["seconds"]}
+    print(row(f"sweep, {runs} runs of the default day, 1 worker", f"{per_second[1]:.2f} runs/s"))
+    print(row("  2 workers", f"{per_second[2]:.2f} runs/s"))
+    print(row("  speed-up, 2 workers / 1", f"{per_second[2] / per_second[1]:.2f}x", ">= 1.8x",
+              per_second[2] >= 1.8 * per_second[1]))
+
+
+if __name__ == "__main__":
+    main()
