@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sim.errors import TraceError
 from sim.scenario import Generate, Scenario, TraceFile
@@ -60,7 +62,8 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator) -> pd.Da
         times = np.concatenate((times, follow_times[inside]))
         contact = np.concatenate((contact, owner[inside]))
     order = np.argsort(times, kind="stable")
-    contact_ids = pd.Categorical.from_codes(contact[order], categories=["c%06d" % i for i in range(n)])
+    names = pc.binary_join_element_wise("c", pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 6, "0"), "")
+    contact_ids = pd.Categorical.from_codes(contact[order], categories=pd.Index(pd.array(names, dtype="str")))
     frame = pd.DataFrame({"time": times[order], "contact_id": contact_ids})
     for name, values in columns.items():
         frame[name] = values[contact[order]]

@@ -96,7 +96,7 @@ def events(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
         "strategy": pd.Categorical([info.strategy] * n),
         "seed": np.full(n, info.seed),
         "conversation_id": columns["conversation_id"],
-        "contact_id": np.asarray(info.contact_ids, dtype=object)[columns["contact"]],
+        "contact_id": info.contact_ids.take(columns["contact"]),
         "time": columns["time"],
         "timestamp": pd.Timestamp(info.start) + pd.to_timedelta(columns["time"], unit="s"),
         "event": _category(columns["event"], list(ev.NAMES)).set_categories(list(ev.EVENTS)),

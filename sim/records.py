@@ -1,7 +1,7 @@
 """The run's records, kept columnar and cheap.
 
-In the loop a record is one tuple appended to a list; every ``CHUNK`` rows the tuples become numpy
-columns, so memory stays near 10 bytes a field whatever the run's length. The event log can hand its
+In the loop a record is a value appended to a list per column; every ``CHUNK`` rows the lists become
+numpy arrays, so memory stays near 8 bytes a field whatever the run's length. The event log can hand its
 chunks to a sink (a file writer) instead of keeping them.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     import simpy
@@ -25,30 +26,38 @@ Sink = Callable[[Columns], None]
 
 
 class _Chunked:
-    """Rows appended as tuples, turned into numpy columns a chunk at a time."""
+    """Rows appended field by field to a list per column, turned into numpy arrays a chunk at a time."""
 
     def __init__(self, schema: tuple[tuple[str, str], ...], sink: Sink | None = None) -> None:
         self.schema = schema
-        self.rows: list[tuple] = []
+        self.lists: list[list] = [[] for _ in schema]
+        self.appends = tuple(values.append for values in self.lists)  # unpacked by add()
         self.chunks: list[Columns] = []
         self.sink = sink
 
     def flush(self) -> None:
-        if not self.rows:
+        if not self.lists[0]:
             return
-        columns = {name: np.array(values, dtype=dtype)
-                   for (name, dtype), values in zip(self.schema, zip(*self.rows, strict=True), strict=True)}
-        self.rows.clear()
+        columns = {name: np.array(values, dtype=dtype) for (name, dtype), values in zip(self.schema, self.lists,
+                                                                                      strict=True)}
+        for values in self.lists:
+            values.clear()
         if self.sink is None:
             self.chunks.append(columns)
         else:
             self.sink(columns)
 
-    def columns(self) -> Columns:
+    def columns(self, order: np.ndarray | None = None) -> Columns:
+        """All rows as one array per column (rearranged by ``order`` if given); the chunks are let go
+        of a column at a time, so no more than one column is ever held twice."""
         self.flush()
-        if not self.chunks:
-            return {name: np.empty(0, dtype=dtype) for name, dtype in self.schema}
-        return {name: np.concatenate([chunk[name] for chunk in self.chunks]) for name, _ in self.schema}
+        columns = {}
+        for name, dtype in self.schema:
+            parts = [chunk.pop(name) for chunk in self.chunks]
+            column = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+            columns[name] = column if order is None else column[order]
+        self.chunks.clear()
+        return columns
 
 
 class EventLog(_Chunked):
@@ -63,10 +72,15 @@ class EventLog(_Chunked):
         self.env = env
 
     def add(self, event: int, c: Conversation) -> None:
-        agent, team = c.agent, c.team
-        self.rows.append((self.env.now, event, c.id, c.contact.index, c.source,
-                          -1 if agent is None else agent.index, -1 if team is None else team.index))
-        if len(self.rows) >= CHUNK:
+        time, code, conversation, contact, source, agent, team = self.appends
+        time(self.env.now)
+        code(event)
+        conversation(c.id)
+        contact(c.contact)
+        source(c.source)
+        agent(-1 if c.agent is None else c.agent.index)
+        team(-1 if c.team is None else c.team.index)
+        if len(self.lists[0]) >= CHUNK:
             self.flush()
 
 
@@ -83,19 +97,35 @@ class ConversationLog(_Chunked):
         self.categories: dict[str, int] = {}
 
     def add(self, c: Conversation) -> None:
-        category = self.categories.setdefault(c.category, len(self.categories))
-        agent, team = c.agent, c.team
-        self.rows.append((c.id, c.contact.index, c.source, c.channel, -1 if team is None else team.index,
-                          -1 if agent is None else agent.index, c.opened_at, c.queued_at, c.left_queue_at,
-                          c.assigned_at, c.first_response_at, c.closed_at, c.outcome, category, c.messages,
-                          c.generation, c.handbacks, c.skill_match, c.bot))
-        if len(self.rows) >= CHUNK:
+        (number, contact, source, channel, team, agent, opened, queued, left_queue, assigned, first_response,
+         closed, outcome, category, messages, generation, handbacks, skill_match, bot) = self.appends
+        number(c.id)
+        contact(c.contact)
+        source(c.source)
+        channel(c.channel)
+        team(-1 if c.team is None else c.team.index)
+        agent(-1 if c.agent is None else c.agent.index)
+        opened(c.opened_at)
+        queued(c.queued_at)
+        left_queue(c.left_queue_at)
+        assigned(c.assigned_at)
+        first_response(c.first_response_at)
+        closed(c.closed_at)
+        outcome(c.outcome)
+        category(self.categories.setdefault(c.category, len(self.categories)))
+        messages(c.messages)
+        generation(c.generation)
+        handbacks(c.handbacks)
+        skill_match(c.skill_match)
+        bot(c.bot)
+        if len(self.lists[0]) >= CHUNK:
             self.flush()
 
-    def columns(self) -> Columns:
-        columns = super().columns()
-        order = np.argsort(columns["id"], kind="stable")
-        return {name: values[order] for name, values in columns.items()}
+    def columns(self, order: np.ndarray | None = None) -> Columns:
+        """The rows in the order the conversations opened."""
+        self.flush()
+        ids = np.concatenate([chunk["id"] for chunk in self.chunks]) if self.chunks else np.empty(0, dtype="i8")
+        return super().columns(np.argsort(ids, kind="stable"))
 
 
 @dataclass(frozen=True)
@@ -108,7 +138,7 @@ class RunInfo:
     duration: float
     interval: float
     service_target: float
-    contact_ids: list[str]
+    contact_ids: pd.Index  # contact ids by index
     channels: list[str]
     teams: list[str]
     agent_ids: list[str]

@@ -4,7 +4,8 @@ Every random quantity of a conversation (patience, answers, handle time …) is 
 its purpose's own stream, where ``i`` is the index in the arrival trace of the message that opened the
 conversation, and ``generation`` counts returns of the contact after it. So two strategies run on one
 seed meet the very same contacts with the very same draws, whatever order things happen in.
-Variates are drawn in bulk, a block at a time, and kept as Python floats for cheap indexing.
+Variates are drawn in bulk, a block at a time, and kept as Python floats for cheap indexing; a block
+is a pure function of (seed, purpose, generation, block number), so old blocks can be dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 BLOCK_BITS = 12
 BLOCK = 1 << BLOCK_BITS
+KEPT = 8  # blocks kept per purpose and generation's run of blocks
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
 
@@ -86,8 +88,13 @@ class Draws:
         return block[index & (BLOCK - 1)]
 
     def _draw(self, generation: int, number: int) -> list[float]:
+        """Draw a block; past ``KEPT`` blocks the oldest is dropped (drawn again, identically, if
+        ever asked for), so memory stays bounded however long the run."""
+        blocks = self._blocks
+        if len(blocks) >= KEPT:
+            del blocks[next(iter(blocks))]
         rng = self._streams.generator(*self._key, generation, number)
-        block = self._blocks[generation, number] = self._sampler(rng, BLOCK).tolist()
+        block = blocks[generation, number] = self._sampler(rng, BLOCK).tolist()
         return block
 
 

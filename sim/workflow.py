@@ -55,7 +55,7 @@ class Step:
     def reveal(self, conversation: Conversation, field: str, choice: Choice, u: float) -> None:
         """Set a field: the contact's own value when the trace gives one, else drawn from shares."""
         known = self.world.attributes.get(field)
-        value = known[conversation.root] if known is not None else None
+        value = known.of(conversation.root) if known is not None else None
         conversation.fields[field] = value if value is not None else choice(u)
 
     def run(self, conversation: Conversation) -> Run:

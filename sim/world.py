@@ -28,6 +28,7 @@ from strategies import registry as strategy_registry
 
 Process = Generator[simpy.Event, Any, Any]
 PROGRESS_STEPS = 100
+TRACE_BLOCK = 1 << 14
 # a conversation's phase: in the workflow, waiting for an agent, waiting for the agent's first
 # message, waiting for a silent contact's reply, being handled, closed
 WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
@@ -35,16 +36,6 @@ WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
 
 class ModelError(RuntimeError):
     """A rule of the model was broken: a bug, never a result."""
-
-
-class Contact:
-    __slots__ = ("conversation", "id", "index", "last_agent")
-
-    def __init__(self, index: int, contact_id: str) -> None:
-        self.index = index
-        self.id = contact_id
-        self.conversation: Conversation | None = None
-        self.last_agent: Agent | None = None
 
 
 class Team:
@@ -133,9 +124,24 @@ class Assignment:
         return {agent: None for agent in pool if agent.open < self.max_open}
 
 
+class Attribute:
+    """A contact attribute of the trace: a category code per message (-1: not given)."""
+
+    __slots__ = ("categories", "codes")
+
+    def __init__(self, codes: np.ndarray, categories: list[str]) -> None:
+        self.codes = codes
+        self.categories = categories
+
+    def of(self, message: int) -> str | None:
+        """The value given with the trace's ``message``-th row, or None."""
+        code = self.codes[message]
+        return None if code < 0 else self.categories[code]
+
+
 class Conversation:
-    """One conversation, from opening to closing; strategies read ``contact``, ``team``, ``fields``,
-    ``required_skills`` and ``queued_at``.
+    """One conversation, from opening to closing; strategies read ``team``, ``fields``,
+    ``required_skills``, ``queued_at`` and ``previous_agent`` (who handled the contact's last one).
 
     ``token`` changes at every change of state, so a timer set in one state does nothing when it
     fires in another (the agent answered before the contact's patience ran out, say). Attributes most
@@ -158,10 +164,11 @@ class Conversation:
     skill_match = -1  # 1 or 0 once assigned with required skills
     bot = False
 
-    def __init__(self, number: int, contact: Contact, source: int, channel: int, root: int,
-                 generation: int, now: float) -> None:
+    def __init__(self, number: int, contact: int, source: int, channel: int, root: int,
+                 generation: int, now: float, previous_agent: Agent | None) -> None:
         self.id = number
-        self.contact = contact
+        self.contact = contact  # the contact's index
+        self.previous_agent = previous_agent
         self.source = source
         self.channel = channel
         self.root = root
@@ -174,7 +181,7 @@ class Conversation:
         return self.closed_at != self.closed_at  # NaN until closed
 
     def __repr__(self) -> str:
-        return f"Conversation({self.id}, contact={self.contact.id!r}, opened_at={self.opened_at:g})"
+        return f"Conversation({self.id}, contact={self.contact}, opened_at={self.opened_at:g})"
 
 
 class World:
@@ -237,27 +244,29 @@ class World:
         return self._strategies[key]
 
     def _build_trace(self, trace: pd.DataFrame) -> None:
-        self.trace_time = trace["time"].to_numpy(dtype=float).tolist()
-        codes, contact_ids = pd.factorize(trace["contact_id"])
-        self.trace_contact = codes.tolist()
-        self.contacts = [Contact(i, c) for i, c in enumerate(np.asarray(contact_ids).astype(str).tolist())]
-        self.contact_by_id = {c.id: c for c in self.contacts}
-        for outbound in self.scenario.outbound:  # contacts the business writes to first
-            if outbound.contact_id not in self.contact_by_id:
-                contact = Contact(len(self.contacts), outbound.contact_id)
-                self.contacts.append(contact)
-                self.contact_by_id[contact.id] = contact
+        """The trace as compact arrays; contacts are indices, their state kept in two lists."""
+        self.trace_time = trace["time"].to_numpy(dtype=float)
+        contacts = trace["contact_id"].astype("category")
+        self.trace_contact = contacts.cat.codes.to_numpy()
+        ids = contacts.cat.categories.astype(str)
+        extra = pd.Index([o.contact_id for o in self.scenario.outbound]).difference(ids)
+        self.contact_ids = ids.append(extra) if len(extra) else ids  # contacts the business writes to first
+        self.contact_index = {contact_id: int(self.contact_ids.get_loc(contact_id))
+                              for contact_id in dict.fromkeys(o.contact_id for o in self.scenario.outbound)}
+        self.open_conversation: list[Conversation | None] = [None] * len(self.contact_ids)
+        self.last_agent: list[Agent | None] = [None] * len(self.contact_ids)
         self.channels = list(self.scenario.channels)
         channel = pd.Categorical(trace["channel"].astype(str), categories=self.channels).codes
         if (channel < 0).any():
             row = int(np.flatnonzero(channel < 0)[0])
             raise TraceError(f"trace row {row}: channel {trace['channel'].iloc[row]!r} is not one of the "
                              f"scenario's channels ({', '.join(self.channels)})")
-        self.trace_channel = channel.tolist()
-        self.attributes: dict[str, list[str | None]] = {}
+        self.trace_channel = channel
+        self.attributes: dict[str, Attribute] = {}
         for column in trace.columns.difference(["time", "contact_id", "channel"]):
-            values = trace[column].astype(object)
-            self.attributes[column] = values.where(values.notna(), None).astype(object).tolist()
+            values = trace[column].astype("category")
+            self.attributes[column] = Attribute(values.cat.codes.to_numpy(),
+                                                [str(c) for c in values.cat.categories])
 
     def _build_teams(self) -> None:
         handling = self.scenario.handling
@@ -324,38 +333,48 @@ class World:
                 progress(env.now)
         for agent in self.agents:
             agent.account(horizon)
-        for contact in self.contacts:
-            if contact.conversation is not None:
-                self.conversation_log.add(contact.conversation)
+        for conversation in self.open_conversation:
+            if conversation is not None:
+                self.conversation_log.add(conversation)
         return self
 
     def _deliver_trace(self) -> None:
         """Deliver the trace's messages in order; each delivery schedules the next (a chain of
-        timeouts costs a third of a process resumed per message)."""
+        timeouts costs a third of a process resumed per message). The arrays become Python lists a
+        block at a time, which keeps a long trace compact."""
         env = self.env
-        times, contacts, channels = self.trace_time, self.trace_contact, self.trace_channel
-        n, at = len(times), [0]
+        n = len(self.trace_time)
+        position = [0, -1]  # the next message; the start of the block held as lists
+        block: list[list] = []
 
         def deliver(_event: simpy.Event) -> None:
-            i, now = at[0], env.now
+            i, now = position[0], env.now
             while True:  # every message of this instant
-                self.message(self.contacts[contacts[i]], channels[i], i, 0)
+                start = i - i % TRACE_BLOCK
+                if start != position[1]:
+                    end = start + TRACE_BLOCK
+                    block[:] = [self.trace_time[start:end].tolist(), self.trace_contact[start:end].tolist(),
+                                self.trace_channel[start:end].tolist()]
+                    position[1] = start
+                times, contacts, channels = block
+                self.message(contacts[i - start], channels[i - start], i, 0)
                 i += 1
                 if i == n:
                     return
-                if times[i] > now:
+                if (times[i - start] if i - start < TRACE_BLOCK else self.trace_time[i]) > now:
                     break
-            at[0] = i
-            env.timeout(times[i] - now).callbacks.append(deliver)
+            position[0] = i
+            env.timeout(float(self.trace_time[i]) - now).callbacks.append(deliver)
 
         if n:
-            env.timeout(times[0]).callbacks.append(deliver)
+            env.timeout(float(self.trace_time[0])).callbacks.append(deliver)
 
-    def message(self, contact: Contact, channel: int, root: int, generation: int) -> None:
-        """An inbound message: it joins the contact's open conversation, or opens one."""
+    def message(self, contact: int, channel: int, root: int, generation: int) -> None:
+        """An inbound message of the contact (an index): it joins the contact's open conversation,
+        or opens one."""
         if generation:
             self.return_times.append(self.env.now)
-        conversation = contact.conversation
+        conversation = self.open_conversation[contact]
         if conversation is None:
             conversation = self._open(contact, ev.CONTACT, channel, root, generation)
             self.log(ev.WORKFLOW_STARTED, conversation)
@@ -367,23 +386,26 @@ class World:
             self._work(conversation)
 
     def _open_outbound(self, outbound: Any, root: int) -> None:
-        contact = self.contact_by_id[outbound.contact_id]
-        if contact.conversation is not None:  # the business writes into the open conversation
-            contact.conversation.messages += 1
-            self.log(ev.MESSAGE_JOINED, contact.conversation)
+        contact = self.contact_index[outbound.contact_id]
+        conversation = self.open_conversation[contact]
+        if conversation is not None:  # the business writes into the open conversation
+            conversation.messages += 1
+            self.log(ev.MESSAGE_JOINED, conversation)
             return
         conversation = self._open(contact, ev.USER, self.channels.index(outbound.channel), root, 0)
         team = self.teams[outbound.team]
         self.request_agent(conversation, Assignment(team, self.default_strategy, patience=False), team)
 
-    def _open(self, contact: Contact, source: int, channel: int, root: int, generation: int) -> Conversation:
-        conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now)
+    def _open(self, contact: int, source: int, channel: int, root: int, generation: int) -> Conversation:
+        conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now,
+                                    self.last_agent[contact])
         self.conversations += 1
-        contact.conversation = conversation
+        self.open_conversation[contact] = conversation
         if source == ev.CONTACT:
-            for field, values in self.known_fields:
-                if values[root] is not None:
-                    conversation.fields[field] = values[root]
+            for field, attribute in self.known_fields:
+                value = attribute.of(root)
+                if value is not None:
+                    conversation.fields[field] = value
         self.log(ev.CONVERSATION_OPENED, conversation)
         return conversation
 
@@ -583,8 +605,8 @@ class World:
         if agent is not None:
             self._release(conversation)
             agent.handled += 1
-            conversation.contact.last_agent = agent
-        conversation.contact.conversation = None
+            self.last_agent[conversation.contact] = agent
+        self.open_conversation[conversation.contact] = None
         self.log(ev.CONVERSATION_CLOSED, conversation)
         self.conversation_log.add(conversation)
         conversation.agent = None
@@ -641,7 +663,7 @@ class World:
             duration=scenario.duration,
             interval=scenario.interval,
             service_target=scenario.service_target,
-            contact_ids=[c.id for c in self.contacts],
+            contact_ids=self.contact_ids,
             channels=self.channels,
             teams=list(self.teams),
             agent_ids=[a.id for a in self.agents],

@@ -19,7 +19,7 @@ class Sticky(base.Strategy):
     def choose(
         self, conversation: Conversation, candidates: Collection[Agent], now: float
     ) -> Agent | None:
-        last = conversation.contact.last_agent
+        last = conversation.previous_agent
         if last is not None and last in candidates:
             return last
         return base.least_busy(candidates)

@@ -15,8 +15,7 @@ def agent(rank, open=0, idle_since=0.0, skills=None):
 
 
 def conversation(team="t", required=(), queued_at=0.0, last_agent=None):
-    return SimpleNamespace(team=team, required_skills=required, queued_at=queued_at,
-                           contact=SimpleNamespace(last_agent=last_agent))
+    return SimpleNamespace(team=team, required_skills=required, queued_at=queued_at, previous_agent=last_agent)
 
 
 def test_round_robin_rotates_from_the_last_chosen_and_wraps():
