@@ -3,7 +3,8 @@
 A trace is a DataFrame, one row per inbound message, sorted by time, with the columns ``time``
 (seconds from the scenario's start), ``contact_id``, ``channel`` and any contact attributes
 (``language``, ``intent``, ``tier`` …): the contact's true field values, which the workflow learns by
-asking or looking up.
+asking or looking up. Optional ``handle_time`` and ``patience`` columns (seconds) replace the drawn
+values for the conversations those messages open, to replay a real log exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sim.scenario import Generate, Scenario, TraceFile
 from sim.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
+GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn ones
 _SHOWN = 5
 
 
@@ -93,6 +95,9 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     problems["timestamp after the scenario's end"] = time > scenario.duration
     problems["timestamp before the scenario's start"] = time < 0
     problems["duplicated row"] = raw.duplicated(keep="first")
+    given = {column: pd.to_numeric(raw[column], errors="coerce") for column in GIVEN if column in raw}
+    for column, values in given.items():
+        problems[f"unparseable or negative {column}"] = raw[column].notna() & ~(values >= 0)
     bad = pd.Series(False, index=raw.index)
     messages = []
     for name, mask in problems.items():
@@ -112,6 +117,8 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     frame.insert(0, "time", time[keep].to_numpy(dtype=float))
     frame["contact_id"] = frame["contact_id"].astype(str)
     frame["channel"] = frame["channel"].astype(str)
+    for column, values in given.items():
+        frame[column] = values[keep].to_numpy(dtype=float)
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
     frame.attrs["dropped_rows"] = int(bad.sum())
     return frame
@@ -145,7 +152,7 @@ def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
 
 
 def _row_text(raw: pd.DataFrame, row: int, problem: str) -> str:
-    column = next((c for c in REQUIRED if c in problem), "timestamp" if "timestamp" in problem else None)
+    column = next((c for c in (*REQUIRED, *GIVEN) if c in problem), None)
     if column is None:
         return repr(tuple(raw.iloc[row]))
     return f"{column}={raw[column].iloc[row]!r}"

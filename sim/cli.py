@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -57,6 +58,19 @@ def _strategies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from sim import validation
+
+    started = time.perf_counter()
+    table = validation.run(args.size, args.replications, args.workers, progress=True)
+    for line in validation.format_table(table):
+        print(line)
+    failed = int((~table["passed"]).sum())
+    print(f"\n{len(table) - failed} passed, {failed} failed "
+          f"(|z| <= {validation.Z_LIMIT:g}; {time.perf_counter() - started:.1f} s)")
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="convsim", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -68,6 +82,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="out", help="output folder (default: out)")
     run.add_argument("--csv", action="store_true", help="also write every table as CSV")
     run.set_defaults(handler=_run)
+    validate = commands.add_parser("validate", help="check the simulator against queueing theory")
+    validate.add_argument("--size", choices=["quick", "full"], default="quick",
+                          help="quick (about ten seconds) or full (minutes; narrower intervals)")
+    validate.add_argument("--replications", type=int, help="independent runs per case")
+    validate.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    validate.set_defaults(handler=_validate)
     listing = commands.add_parser("strategies", help="list the strategies that can be named")
     listing.set_defaults(handler=_strategies)
     return top

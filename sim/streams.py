@@ -48,6 +48,26 @@ class Fixed:
         return self.value
 
 
+class Given:
+    """Values the trace gives for the conversations its messages open (a handle time, a patience),
+    falling back to ``draws`` where it gives none (NaN) and for conversations of returning contacts."""
+
+    __slots__ = ("draws", "values")
+
+    def __init__(self, values: list[float], draws: Draws | Fixed | None) -> None:
+        self.values = values
+        self.draws = draws
+
+    def of(self, conversation: Keyed) -> float:
+        if not conversation.generation and conversation.root < len(self.values):
+            value = self.values[conversation.root]
+            if value == value:
+                return value
+        if self.draws is None:
+            return float("inf")
+        return self.draws.of(conversation)
+
+
 class Streams:
     """The random streams of one run, all derived from its seed."""
 

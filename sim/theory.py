@@ -113,8 +113,7 @@ class ErlangA:
         return self.arrival_rate / self._theta
 
     def _log_lower_gamma(self, a: float, z: float) -> float:
-        """log γ(a, z), the unregularised lower incomplete gamma function."""
-        return math.log(special.gammainc(a, z)) + special.gammaln(a)
+        return log_lower_gamma(a, z)
 
     @cached_property
     def _log_a(self) -> float:
@@ -196,6 +195,22 @@ class ErlangA:
         pieces = sorted({0.0, mode / 2, mode, y})
         total = sum(integrate.quad(density, lo, hi, limit=200)[0] for lo, hi in itertools.pairwise(pieces))
         return self.p_wait * total * self.mean_patience / self.p_answered
+
+
+def log_lower_gamma(a: float, z: float) -> float:
+    """log γ(a, z), the unregularised lower incomplete gamma function, for z > 0.
+
+    Where the regularised P(a, z) underflows (z far below a, as with very patient contacts) the
+    series γ(a, z) = z^a e^-z Σ_k z^k / (a (a+1) … (a+k)) is summed in log space instead."""
+    regularised = special.gammainc(a, z)
+    if regularised > 1e-250:
+        return math.log(regularised) + special.gammaln(a)
+    term, total, k = 1 / a, 1 / a, 0
+    while term > total * 1e-17:
+        k += 1
+        term *= z / (a + k)
+        total += term
+    return a * math.log(z) - z + math.log(total)
 
 
 def agents_for_service_level(arrival_rate: float, mean_handle: float, target: float, level: float,

@@ -18,11 +18,12 @@ import pandas as pd
 import simpy
 
 from sim import events as ev
+from sim.arrivals import GIVEN
 from sim.distributions import Constant
 from sim.errors import ScenarioError, TraceError
 from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
 from sim.scenario import WEEKDAYS, AgentSpec, Scenario
-from sim.streams import Draws, Fixed, Streams, uniform
+from sim.streams import Draws, Fixed, Given, Streams, uniform
 from strategies import Strategy
 from strategies import registry as strategy_registry
 
@@ -42,7 +43,8 @@ class Team:
     __slots__ = ("agents", "available", "first_response", "free", "handle_time", "index", "name",
                  "offline_ok", "returned", "waiting")
 
-    def __init__(self, index: int, name: str, first_response: Draws, handle_time: Draws) -> None:
+    def __init__(self, index: int, name: str, first_response: Draws | Fixed, handle_time: Draws | Fixed | Given
+                 ) -> None:
         self.index = index
         self.name = name
         self.first_response = first_response
@@ -213,6 +215,8 @@ class World:
         self.auto_close = handling.auto_close
         contacts = scenario.contacts
         self.patience = self.draws(contacts.patience, "patience") if contacts.patience else None
+        if "patience" in self.given:
+            self.patience = Given(self.given["patience"], self.patience)
         self.silent = self.streams.draws(uniform, "silent") if contacts.silent_share else None
         self.silent_share = contacts.silent_share
         unknown = [f for f in contacts.known_fields if f not in self.attributes]
@@ -262,8 +266,9 @@ class World:
             raise TraceError(f"trace row {row}: channel {trace['channel'].iloc[row]!r} is not one of the "
                              f"scenario's channels ({', '.join(self.channels)})")
         self.trace_channel = channel
+        self.given = {column: trace[column].to_numpy(dtype=float).tolist() for column in GIVEN if column in trace}
         self.attributes: dict[str, Attribute] = {}
-        for column in trace.columns.difference(["time", "contact_id", "channel"]):
+        for column in trace.columns.difference(["time", "contact_id", "channel", *GIVEN]):
             values = trace[column].astype("category")
             self.attributes[column] = Attribute(values.cat.codes.to_numpy(),
                                                 [str(c) for c in values.cat.categories])
@@ -274,8 +279,10 @@ class World:
         for index, (name, spec) in enumerate(self.scenario.teams.items()):
             first = spec.first_response or handling.first_response
             handle = spec.handle_time or handling.handle_time
-            self.teams[name] = Team(index, name, self.draws(first, "first_response", name),
-                                    self.draws(handle, "handle_time", name))
+            handle_times = self.draws(handle, "handle_time", name)
+            if "handle_time" in self.given:
+                handle_times = Given(self.given["handle_time"], handle_times)
+            self.teams[name] = Team(index, name, self.draws(first, "first_response", name), handle_times)
         self.first_team = next(iter(self.teams.values()))
         self.agents: list[Agent] = []
         self._shifts: list[tuple[Agent, list[tuple[float, float]]]] = []
@@ -443,7 +450,9 @@ class World:
             return
         self.log(ev.QUEUED, conversation)
         if assignment.patience and self.patience is not None:
-            self._after(self.patience.of(conversation), self._abandon, conversation)
+            patience = self.patience.of(conversation)
+            if patience < float("inf"):
+                self._after(patience, self._abandon, conversation)
         if assignment.timeout is not None:
             self._after(assignment.timeout, self._assign_timeout, conversation)
         if assignment.strategy.wake_after is not None:

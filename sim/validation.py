@@ -1,0 +1,196 @@
+"""``convsim validate``: the full simulator against queueing theory, where theory is exact.
+
+Each case is an M/M/c (or M/M/c+M) queue run through the whole simulator — a scenario with capacity-1
+agents, a workflow of one assign step, first response at assignment — over independent replications.
+Every replication starts empty; arrivals of a warm-up period are left out, and arrivals stop early
+enough that every counted contact is answered or abandons before the run ends (nothing censored).
+A metric passes when the exact value lies within ``Z_LIMIT`` standard errors of the replications' mean.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from sim import events as ev
+from sim import theory
+from sim.records import RunRecords
+from sim.runner import simulate
+from sim.scenario import Scenario, parse
+
+MEAN_HANDLE = 300.0  # seconds
+TARGET = 60.0  # the service-level target, seconds
+Z_LIMIT = 4.0  # |z| beyond this fails: about 6 in 100,000 for a correct simulator
+SIZES = {"quick": (12, 4_000), "full": (30, 40_000)}  # replications, arrivals counted per replication
+
+
+@dataclass(frozen=True)
+class Case:
+    """One queue: ``agents`` at ``load`` (offered load per agent, λ / (c μ)), infinite patience unless
+    ``patience`` (mean seconds) is given. ``loads`` makes the arrival rate change between intervals
+    separated by idle gaps; each interval is compared with its own closed form."""
+
+    name: str
+    agents: int
+    load: float = 0.0
+    patience: float | None = None
+    loads: tuple[float, ...] = field(default=())
+
+
+CASES = (
+    Case("M/M/1", 1, 0.5),
+    Case("M/M/3", 3, 0.8),
+    Case("M/M/10", 10, 0.9),
+    Case("M/M/50", 50, 0.95),
+    Case("M/M/200", 200, 0.97),
+    Case("M/M/10+M", 10, 0.9, patience=MEAN_HANDLE),
+    Case("M/M/20+M overload", 20, 1.2, patience=5 * MEAN_HANDLE),
+    Case("M/M/50+M", 50, 1.0, patience=0.5 * MEAN_HANDLE),
+    Case("M/M/10 time-varying", 10, loads=(0.6, 0.9)),
+)
+
+
+def _arrival_rate(case: Case, load: float) -> float:
+    return load * case.agents / MEAN_HANDLE
+
+
+def scenario(case: Case, arrivals: int, seed: int) -> tuple[Scenario, list[tuple[float, float, float]]]:
+    """The case as a scenario, and its measured windows (start, end, load).
+
+    Each interval of arrivals (a warm-up, then the counted span) is followed by an idle gap as long,
+    at least 60 mean handle times, in which the queue drains."""
+    loads = case.loads or (case.load,)
+    rates = [_arrival_rate(case, load) for load in loads]
+    span = arrivals / len(loads) / min(rates)
+    warm_up = 0.1 * span + 20 * MEAN_HANDLE
+    step = max(warm_up + span, 60 * MEAN_HANDLE)
+    windows = [(2 * k * step + warm_up, (2 * k + 1) * step, load) for k, load in enumerate(loads)]
+    data = {
+        "name": case.name, "duration": 2 * step * len(loads), "seed": seed, "channels": ["chat"],
+        "record_events": False, "service_target": TARGET, "strategy": "round_robin",
+        "arrivals": {"generate": {"profile": [v for rate in rates for v in (rate * 3600, 0.0)],
+                                  "profile_step": step, "channels": {"chat": 1}}},
+        "handling": {"handle_time": {"dist": "exponential", "mean": MEAN_HANDLE}},
+        "teams": {"queue": {}}, "agents": [{"id": "agent", "count": case.agents, "team": "queue"}],
+        "workflow": [{"type": "assign"}],
+    }
+    if case.patience is not None:
+        data["contacts"] = {"patience": {"dist": "exponential", "mean": case.patience}}
+    return parse(data), windows
+
+
+def _overlap(begin: np.ndarray, end: np.ndarray, start: float, stop: float) -> float:
+    return float(np.clip(np.minimum(end, stop) - np.maximum(begin, start), 0, None).sum())
+
+
+def measure(records: RunRecords, window: tuple[float, float, float]) -> dict[str, float]:
+    """One replication's estimates over one measured window."""
+    start, stop, _ = window
+    c = records.conversations
+    opened, left = c["opened_at"], c["left_queue_at"]
+    closed = np.where(np.isnan(c["closed_at"]), np.inf, c["closed_at"])
+    counted = (opened >= start) & (opened < stop)
+    waits = (left - opened)[counted]
+    answered = (c["outcome"] == ev.RESOLVED)[counted]
+    abandoned = (c["outcome"] == ev.ABANDONED)[counted]
+    if np.isnan(waits).any():
+        raise RuntimeError(f"{records.info.strategy}: a counted contact was still waiting at the end")
+    length = stop - start
+    queue = _overlap(opened, left, start, stop) / length
+    system = _overlap(opened, closed, start, stop) / length
+    if np.isinf(closed[counted]).any():
+        raise RuntimeError(f"{records.info.strategy}: a counted contact was still in the system at the end")
+    return {
+        "p_wait": float((waits > 0).mean()),
+        "mean_wait": float(waits.mean()),
+        "service_level": float((answered & (waits <= TARGET)).mean()),
+        "p_abandon": float(abandoned.mean()),
+        "mean_wait_answered": float(waits[answered].mean()),
+        "queue_length": queue,
+        # Little's law, L − λW: the time-average number present less the counted time spent per unit time
+        "littles_law_queue": queue - waits.sum() / length,
+        "littles_law_system": system - (closed - opened)[counted].sum() / length,
+    }
+
+
+def exact(case: Case, load: float) -> dict[str, float]:
+    """The closed forms for one window, keyed like :func:`measure`."""
+    rate = _arrival_rate(case, load)
+    if case.patience is None:
+        c = theory.ErlangC(rate, MEAN_HANDLE, case.agents)
+        values = {"p_wait": c.p_wait, "mean_wait": c.mean_wait, "service_level": c.service_level(TARGET),
+                  "queue_length": c.mean_queue}
+    else:
+        a = theory.ErlangA(rate, MEAN_HANDLE, case.agents, case.patience)
+        values = {"p_wait": a.p_wait, "mean_wait": a.mean_wait,
+                  "service_level": a.service_level_answered_of_all(TARGET), "p_abandon": a.p_abandon,
+                  "mean_wait_answered": a.mean_wait_answered, "queue_length": a.mean_queue}
+    return values | {"littles_law_queue": 0.0, "littles_law_system": 0.0}
+
+
+def _replicate(job: tuple[Case, int, int]) -> list[dict[str, float]]:
+    case, arrivals, seed = job
+    built, windows = scenario(case, arrivals, seed)
+    records = simulate(built)
+    return [measure(records, window) for window in windows]
+
+
+def run(size: str = "quick", replications: int | None = None, workers: int = 1,
+        cases: tuple[Case, ...] = CASES, progress: bool = False) -> pd.DataFrame:
+    """The validation table: a row per case, window and metric, with exact, mean, CI, z, passed."""
+    default_replications, arrivals = SIZES[size]
+    replications = replications or default_replications
+    jobs = [(case, arrivals, seed) for case in cases for seed in range(1, replications + 1)]
+    results = _map(_replicate, jobs, workers, progress)
+    rows = []
+    for index, case in enumerate(cases):
+        per_replication = results[index * replications:(index + 1) * replications]
+        loads = case.loads or (case.load,)
+        for w, load in enumerate(loads):
+            label = case.name if len(loads) == 1 else f"{case.name}, interval {w + 1} (load {load:g})"
+            for metric, value in exact(case, load).items():
+                rows.append(_row(label, metric, value, [r[w][metric] for r in per_replication]))
+    return pd.DataFrame(rows)
+
+
+def _map(function: Callable, jobs: list, workers: int, progress: bool) -> list:
+    bar = tqdm(total=len(jobs), unit="run", desc="validate", disable=not progress)
+    with bar:
+        if workers <= 1:
+            results = []
+            for job in jobs:
+                results.append(function(job))
+                bar.update()
+            return results
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = []
+            for result in pool.map(function, jobs):
+                results.append(result)
+                bar.update()
+            return results
+
+
+def _row(case: str, metric: str, value: float, samples: list[float]) -> dict[str, object]:
+    n = len(samples)
+    mean = statistics.fmean(samples)
+    se = statistics.stdev(samples) / math.sqrt(n) if n > 1 else math.nan
+    half = stats.t.ppf(0.975, n - 1) * se if n > 1 else math.nan
+    z = (mean - value) / se if se > 0 else (0.0 if mean == value else math.inf)
+    return {"case": case, "metric": metric, "exact": value, "simulated": mean, "ci95": half, "z": z,
+            "passed": abs(z) <= Z_LIMIT}
+
+
+def format_table(table: pd.DataFrame) -> Iterator[str]:
+    yield f"{'case':<40} {'metric':<20} {'exact':>11} {'simulated ± 95% CI':>26} {'z':>7}  result"
+    for row in table.itertuples():
+        simulated = f"{row.simulated:.5g} ± {row.ci95:.2g}"
+        yield (f"{row.case:<40} {row.metric:<20} {row.exact:>11.5g} {simulated:>26} {row.z:>7.2f}  "
+               f"{'pass' if row.passed else 'FAIL'}")
