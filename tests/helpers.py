@@ -22,13 +22,13 @@ BASE: dict[str, Any] = {
 }
 
 
+MERGED = ("handling", "contacts")  # sections whose fields a test overrides one by one; others are replaced
+
+
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "dist" not in value:
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
+        out[key] = {**out.get(key, {}), **value} if key in MERGED and isinstance(value, dict) else value
     return out
 
 
