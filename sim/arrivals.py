@@ -9,6 +9,7 @@ values for the conversations those messages open, to replay a real log exactly.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim.errors import TraceError
-from sim.scenario import Generate, Scenario, TraceFile
+from sim.scenario import WEEKDAYS, Generate, Scenario, TraceFile
 from sim.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
@@ -27,42 +28,67 @@ _SHOWN = 5
 
 
 def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
-    """The scenario's trace: its file, or a day generated from ``seed`` (default: the scenario's)."""
+    """The scenario's trace: its file, or days generated from ``seed`` (default: the scenario's)."""
     arrivals = scenario.arrivals
     if arrivals.trace is not None:
         return load(scenario.base_dir / arrivals.trace.path, scenario, arrivals.trace)
     assert arrivals.generate is not None
     rng = Streams(scenario.seed if seed is None else seed).generator("arrivals")
-    return generate(arrivals.generate, scenario.duration, rng)
+    return generate(arrivals.generate, scenario.duration, rng, scenario.start)
 
 
-def generate(spec: Generate, duration: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Piecewise-constant Poisson arrivals of new contacts over ``duration`` seconds, with follow-ups.
+def rates(spec: Generate, duration: float, start: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """The profile laid over the scenario: interval edges (seconds from the start) and the rate (per
+    second) in each, weekday multipliers applied (before any day-level overdispersion)."""
+    midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+    step = spec.profile_step
+    first = int(np.floor(-midnight / step))
+    count = int(np.ceil((duration - midnight) / step)) - first
+    edges = np.clip(midnight + (first + np.arange(count + 1)) * step, 0.0, duration)
+    index = (first + np.arange(count)) % len(spec.profile)
+    rate = np.asarray(spec.profile, dtype=float)[index] * spec.volume / 3600.0
+    if spec.weekdays:
+        day = np.floor((edges[:-1] - midnight) / 86400).astype(int)
+        multiplier = np.array([spec.weekdays.get(WEEKDAYS[d], 1.0) for d in range(7)])
+        rate = rate * multiplier[(start.weekday() + day) % 7]
+    return edges, rate
 
-    The profile repeats for as long as the scenario lasts; each contact's channel and attributes are
-    drawn from the given shares; follow-up messages come after the opening one.
-    """
-    steps = int(np.ceil(duration / spec.profile_step))
-    starts = np.arange(steps) * spec.profile_step
-    ends = np.minimum(starts + spec.profile_step, duration)
-    rates = np.resize(np.asarray(spec.profile, dtype=float), steps) * spec.volume / 3600.0
-    counts = rng.poisson(rates * (ends - starts))
-    times = np.sort(rng.uniform(np.repeat(starts, counts), np.repeat(ends, counts)))
+
+def generate(spec: Generate, duration: float, rng: np.random.Generator,
+             start: dt.datetime = dt.datetime(2026, 1, 5)) -> pd.DataFrame:
+    """Arrivals of new contacts over ``duration`` seconds, with their follow-ups and returns.
+
+    Each interval's count is Poisson (given the day's Gamma multiplier, when overdispersed), its
+    arrivals uniform within it; each contact's channel and attributes are drawn from the shares."""
+    edges, rate = rates(spec, duration, start)
+    if spec.overdispersion > 0:
+        midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+        day = np.floor((edges[:-1] - midnight) / 86400).astype(int)
+        shape = spec.overdispersion**-2
+        multiplier = rng.gamma(shape, 1 / shape, day.max() + 1 if len(day) else 0)
+        rate = rate * multiplier[day]
+    counts = rng.poisson(rate * np.diff(edges))
+    times = np.sort(rng.uniform(np.repeat(edges[:-1], counts), np.repeat(edges[1:], counts)))
     n = len(times)
     contact = np.arange(n)
     columns = {"channel": _categorical(spec.channels, rng, n)}
     columns |= {field: _categorical(shares, rng, n) for field, shares in spec.attributes.items()}
-    if spec.follow_ups is not None and n:
-        follow = rng.poisson(spec.follow_ups.mean, n)
-        owner = np.repeat(contact, follow)
+    if spec.returns is not None and n:
+        back = np.flatnonzero(rng.random(n) < spec.returns.share)
+        later = times[back] + spec.returns.delay.sample(rng, len(back))
+        inside = later < duration
+        times, contact = np.concatenate((times, later[inside])), np.concatenate((contact, back[inside]))
+    if spec.follow_ups is not None and len(times):
+        follow = rng.poisson(spec.follow_ups.mean, len(times))
+        owner = np.repeat(np.arange(len(times)), follow)  # the message each follow-up follows
         gaps = spec.follow_ups.delay.sample(rng, len(owner))
         cumulative = np.cumsum(gaps)
-        first = np.cumsum(follow) - follow  # each owner's first follow-up position
+        first = np.cumsum(follow) - follow  # each message's first follow-up position
         before = np.repeat(np.concatenate(([0.0], cumulative))[first], follow)
         follow_times = times[owner] + cumulative - before
         inside = follow_times < duration
         times = np.concatenate((times, follow_times[inside]))
-        contact = np.concatenate((contact, owner[inside]))
+        contact = np.concatenate((contact, contact[owner[inside]]))
     order = np.argsort(times, kind="stable")
     names = pc.binary_join_element_wise("c", pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 6, "0"), "")
     contact_ids = pd.Categorical.from_codes(contact[order], categories=pd.Index(pd.array(names, dtype="str")))
@@ -70,6 +96,43 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator) -> pd.Da
     for name, values in columns.items():
         frame[name] = values[contact[order]]
     return frame
+
+
+def write(trace: pd.DataFrame, path: str | Path, start: dt.datetime) -> Path:
+    """Write a trace in the loader's layout (ISO ``timestamp``, ``contact_id``, ``channel``, attributes),
+    as CSV or Parquet by the file's suffix."""
+    from sim.output import atomic_write
+
+    path = Path(path)
+    frame = trace.drop(columns=["time"])
+    stamps = pd.Timestamp(start) + pd.to_timedelta(trace["time"], unit="s")
+    frame.insert(0, "timestamp", stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%f"))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+    else:
+        atomic_write(path, lambda p: frame.to_csv(p, index=False))
+    return path
+
+
+def read_plain(path: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """A trace file read without a scenario (for a look at it): ``timestamp`` as wall-clock times."""
+    raw = _read(path).rename(columns={theirs: ours for ours, theirs in columns.items()})
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    if missing:
+        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
+    numeric = pd.to_numeric(raw["timestamp"], errors="coerce")
+    if numeric.notna().all():
+        stamps = pd.Timestamp("2026-01-05") + pd.to_timedelta(numeric, unit="s")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stamps = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
+        bad = np.flatnonzero(stamps.isna().to_numpy())
+        if len(bad):
+            raise TraceError(f"{path}: {len(bad)} unparseable timestamp(s), first at row {bad[0] + 2}: "
+                             f"{raw['timestamp'].iloc[bad[0]]!r}")
+    raw["timestamp"] = stamps
+    return raw
 
 
 def _categorical(shares: dict[str, float], rng: np.random.Generator, n: int) -> pd.Categorical:

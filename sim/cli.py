@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from sim import metrics, output, runner
 from sim import scenario as scenario_file
 from sim.errors import ConvsimError
+from sim.streams import Streams
 from strategies import registry
 
 
@@ -71,6 +74,60 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _trace_generate(args: argparse.Namespace) -> int:
+    from sim import arrivals
+
+    scenario = scenario_file.load(args.scenario)
+    if scenario.arrivals.generate is None:
+        raise ConvsimError(f"{args.scenario}: arrivals: the scenario has no generate section to draw from")
+    duration = args.days * 86400.0
+    rng = Streams(scenario.seed if args.seed is None else args.seed).generator("arrivals")
+    trace = arrivals.generate(scenario.arrivals.generate, duration, rng, scenario.start)
+    path = arrivals.write(trace, args.out, scenario.start)
+    print(f"{len(trace):,} messages from {trace['contact_id'].nunique():,} contacts over {args.days} day(s) "
+          f"written to {path}")
+    return 0
+
+
+def _trace_fit(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sim import calibration
+
+    log = calibration.read_log(Path(args.log))
+    start = dt.datetime.fromisoformat(args.start) if args.start else None
+    fragment, fits = calibration.fit(log, start)
+    text = yaml.safe_dump(fragment, sort_keys=False, default_flow_style=None, width=110)
+    output.atomic_write(Path(args.out), lambda p: p.write_text(text))
+    for name, candidates in fits.items():
+        print(f"{name}: " + "; ".join(f"{f.family} mean {f.mean:.1f} s sd {f.sd:.1f} s (AIC {f.aic:.1f})"
+                                      for f in candidates) + f" -> {candidates[0].family}")
+    generate = fragment["arrivals"]["generate"]
+    print(f"arrivals: {sum(generate['profile']) / 4:,.0f} contacts on an average day, weekday multipliers "
+          f"{generate['weekdays']}, overdispersion {generate['overdispersion']}")
+    print(f"scenario fragment written to {args.out}")
+    return 0
+
+
+def _trace_show(args: argparse.Namespace) -> int:
+    from sim import arrivals, report
+
+    columns = dict(item.split("=", 1) for item in args.columns.split(",")) if args.columns else {}
+    trace = arrivals.read_plain(Path(args.file), columns)
+    stamps = trace["timestamp"]
+    span = stamps.max() - stamps.min()
+    hours = max(span.total_seconds() / 3600, 1e-9)
+    print(f"{args.file}: {len(trace):,} messages from {trace['contact_id'].nunique():,} contacts")
+    print(f"span: {stamps.min()} to {stamps.max()} ({span})")
+    print(f"rate: {len(trace) / hours:,.1f} messages per hour on average")
+    mix = trace["channel"].value_counts(normalize=True)
+    print("channels: " + ", ".join(f"{name} {share:.1%}" for name, share in mix.items()))
+    png = Path(args.png or Path(args.file).with_suffix(".png"))
+    report.arrival_profile(stamps, png, f"Arrival profile of {Path(args.file).name}")
+    print(f"profile drawn to {png}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="convsim", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -88,6 +145,24 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--replications", type=int, help="independent runs per case")
     validate.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
     validate.set_defaults(handler=_validate)
+    trace = commands.add_parser("trace", help="generate, fit or show arrival traces")
+    traces = trace.add_subparsers(dest="trace_command", required=True)
+    generate = traces.add_parser("generate", help="draw a trace from a scenario's generate section")
+    generate.add_argument("scenario")
+    generate.add_argument("--days", type=int, default=1)
+    generate.add_argument("--seed", type=int)
+    generate.add_argument("--out", required=True, help="a .csv or .parquet file")
+    generate.set_defaults(handler=_trace_generate)
+    fit = traces.add_parser("fit", help="fit a scenario fragment to a conversation log")
+    fit.add_argument("log", help="conversations.parquet (ours) or a CSV/Parquet export in that layout")
+    fit.add_argument("--out", required=True, help="the YAML fragment to write")
+    fit.add_argument("--start", help="wall-clock time of opened_at = 0, when the log has no opened_ts")
+    fit.set_defaults(handler=_trace_fit)
+    show = traces.add_parser("show", help="profile a trace file and draw its arrival profile")
+    show.add_argument("file")
+    show.add_argument("--columns", help="our=theirs column names, comma-separated (timestamp=sent_at,...)")
+    show.add_argument("--png", help="where to draw the profile (default: the file's name, .png)")
+    show.set_defaults(handler=_trace_show)
     listing = commands.add_parser("strategies", help="list the strategies that can be named")
     listing.set_defaults(handler=_strategies)
     return top

@@ -72,6 +72,9 @@ def conversations(records: RunRecords) -> pd.DataFrame:
         "skill_match": pd.array(np.where(skill < 0, None, skill == 1), dtype="boolean"),
         "bot": c["bot"],
     })
+    for column in [name for name in c if name.startswith("field:")]:
+        name = column.removeprefix("field:")
+        frame[column if name in frame else name] = pd.Categorical(c[column])
     frame["time_to_assignment"] = assigned - opened
     frame["first_response_time"] = first - opened
     frame["resolution_time"] = closed - opened

@@ -92,13 +92,16 @@ class ConversationLog(_Chunked):
               ("first_response_at", "f8"), ("closed_at", "f8"), ("outcome", "i2"), ("category", "i4"),
               ("messages", "i4"), ("generation", "i4"), ("handbacks", "i4"), ("skill_match", "i1"), ("bot", "?"))
 
-    def __init__(self) -> None:
-        super().__init__(self.SCHEMA)
+    def __init__(self, fields: tuple[str, ...] = ()) -> None:
+        """``fields``: the contact fields the workflow may learn; each becomes a column (None: unknown)."""
+        super().__init__(self.SCHEMA + tuple((f"field:{name}", "O") for name in fields))
         self.categories: dict[str, int] = {}
+        self.fields = fields
+        self.field_appends = self.appends[len(self.SCHEMA):]
 
     def add(self, c: Conversation) -> None:
         (number, contact, source, channel, team, agent, opened, queued, left_queue, assigned, first_response,
-         closed, outcome, category, messages, generation, handbacks, skill_match, bot) = self.appends
+         closed, outcome, category, messages, generation, handbacks, skill_match, bot) = self.appends[:19]
         number(c.id)
         contact(c.contact)
         source(c.source)
@@ -118,6 +121,9 @@ class ConversationLog(_Chunked):
         handbacks(c.handbacks)
         skill_match(c.skill_match)
         bot(c.bot)
+        known = c.fields
+        for name, append in zip(self.fields, self.field_appends, strict=True):
+            append(known.get(name))
         if len(self.lists[0]) >= CHUNK:
             self.flush()
 

@@ -80,15 +80,30 @@ class FollowUps(_Model):
     delay: Distribution = Field(description="delay of each follow-up after the previous message")
 
 
+class Returns(_Model):
+    """A share of contacts who write again later: a new message that opens a conversation of its own
+    (if the first one is closed by then)."""
+
+    share: Probability
+    delay: Distribution
+
+
 class Generate(_Model):
-    """A synthetic day: piecewise-constant Poisson arrivals of new contacts."""
+    """Synthetic days: non-homogeneous Poisson arrivals of new contacts, piecewise constant per interval.
+
+    ``profile`` gives new contacts per hour for consecutive intervals of ``profile_step``, from midnight
+    of the scenario's first day, repeated; ``weekdays`` scales each weekday; ``overdispersion`` is the
+    coefficient of variation of a Gamma day-level multiplier of mean 1 (0: Poisson day totals)."""
 
     profile: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
     profile_step: Seconds = Field(3600.0, gt=0, description="length of each profile value's interval")
     volume: float = Field(1.0, ge=0, description="multiplier on every rate of the profile")
+    weekdays: dict[Weekday, Annotated[float, Field(ge=0)]] = Field({}, description="rate multiplier per weekday")
+    overdispersion: float = Field(0.0, ge=0, description="coefficient of variation of the day multiplier")
     channels: Shares
     attributes: dict[str, Shares] = {}
     follow_ups: FollowUps | None = None
+    returns: Returns | None = None
 
 
 class TraceFile(_Model):

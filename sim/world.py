@@ -22,7 +22,7 @@ from sim.arrivals import GIVEN
 from sim.distributions import Constant
 from sim.errors import ScenarioError, TraceError
 from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
-from sim.scenario import WEEKDAYS, AgentSpec, Scenario
+from sim.scenario import WEEKDAYS, AgentSpec, Ask, Scenario
 from sim.streams import Draws, Fixed, Given, Streams, uniform
 from strategies import Strategy
 from strategies import registry as strategy_registry
@@ -200,7 +200,7 @@ class World:
         sink = None if event_sink is None else (lambda columns: event_sink(columns, self.info()))
         self.events = EventLog(self.env, sink) if scenario.record_events else None
         self.log = _ignore if self.events is None else self.events.add
-        self.conversation_log = ConversationLog()
+        self.conversation_log = ConversationLog(self._learnable_fields())
         self.return_times: list[float] = []
         self._build_trace(trace)
         self._build_teams()
@@ -232,6 +232,13 @@ class World:
         self.conversations = 0
 
     # ------------------------------------------------------------------------------------ building
+
+    def _learnable_fields(self) -> tuple[str, ...]:
+        """Contact fields a conversation may come to know: read at opening, asked, or looked up."""
+        names = list(self.scenario.contacts.known_fields)
+        for step in self.scenario.workflow:
+            names += [step.field] if isinstance(step, Ask) else list(getattr(step, "fields", {}))
+        return tuple(dict.fromkeys(names))
 
     def draws(self, dist: Any, *key: str | int) -> Draws | Fixed:
         if isinstance(dist, Constant):
