@@ -146,8 +146,28 @@ def sweep(runs: int, workers: int, seed: int) -> dict[str, Any]:
         return {"seconds": time.perf_counter() - started, "items": runs}
 
 
+def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
+    """Loading an exported trace of ``rows`` messages (made first, not timed) through the full checks."""
+    import sim
+    from sim import arrivals
+    from sim.streams import Streams
+
+    scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
+    spec = scenario.arrivals.generate
+    days = max(1, round(rows / 3200))  # the default day has about 3,200 messages
+    trace = arrivals.generate(spec, days * 86400.0, Streams(seed).generator("arrivals"), scenario.start)
+    with tempfile.TemporaryDirectory() as folder:
+        path = arrivals.write(trace, Path(folder) / f"trace.{suffix}", scenario.start)
+        long = scenario.model_copy(update={"duration": days * 86400.0})
+        started = time.perf_counter()
+        loaded = arrivals.load(path, long, sim.scenario.TraceFile(path=str(path)))
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "items": len(loaded)}
+
+
 CASES: dict[str, Callable[..., dict[str, Any]]] = {
     "mmc_ours": mmc_ours, "mmc_simpy": mmc_simpy, "mmc_ciw": mmc_ciw, "lifecycle": lifecycle, "sweep": sweep,
+    "trace_load": trace_load,
 }
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SIZES = {
-    "full": {"mmc": 200_000, "lifecycle": 1_000_000, "sweep": 200, "repeats": 3},
-    "quick": {"mmc": 2_000, "lifecycle": 5_000, "sweep": 4, "repeats": 1},
+    "full": {"mmc": 200_000, "lifecycle": 1_000_000, "trace": 1_000_000, "sweep": 200, "repeats": 3},
+    "quick": {"mmc": 2_000, "lifecycle": 5_000, "trace": 5_000, "sweep": 4, "repeats": 1},
 }
 SERVERS = (10, 50, 200)
 PATIENCE = 600.0  # seconds, twice the mean service time
@@ -81,6 +81,12 @@ def main() -> None:
         print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB",
                   "< 1 GB" if not events else "log streamed, not held",
                   m["peak_rss_mb"] < 1024 if not events else None))
+
+    rows = size["trace"]
+    for suffix in ("csv", "parquet"):
+        m = measure("trace_load", repeats, rows=rows, suffix=suffix)
+        print(row(f"trace load, {m['items']:,.0f} rows, {suffix}", f"{m['seconds']:.2f} s",
+                  "seconds for a million rows"))
 
     runs = size["sweep"]
     one = measure("sweep", repeats, runs=runs, workers=1)

@@ -84,10 +84,6 @@ def conversations(records: RunRecords) -> pd.DataFrame:
     return frame
 
 
-EVENT_COLUMNS = ("strategy", "seed", "conversation_id", "contact_id", "time", "timestamp", "event", "source",
-                 "team", "agent_id")
-
-
 def events(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
     """The event log (or one chunk of it): a row per lifecycle event.
 

@@ -389,9 +389,6 @@ class Scenario(_Model):
         named += [s.strategy for s in self.workflow if isinstance(s, Assign) and s.strategy is not None]
         return named
 
-    def wall_clock(self, seconds: float) -> dt.datetime:
-        return self.start + dt.timedelta(seconds=seconds)
-
 
 def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file; any problem becomes a ScenarioError naming the file."""
