@@ -71,6 +71,7 @@ def conversations(records: RunRecords) -> pd.DataFrame:
         "handbacks": c["handbacks"],
         "skill_match": pd.array(np.where(skill < 0, None, skill == 1), dtype="boolean"),
         "bot": c["bot"],
+        "queue_time": c["queue_time"],
     })
     for column in [name for name in c if name.startswith("field:")]:
         name = column.removeprefix("field:")

@@ -90,7 +90,8 @@ class ConversationLog(_Chunked):
     SCHEMA = (("id", "i8"), ("contact", "i8"), ("source", "i2"), ("channel", "i2"), ("team", "i4"), ("agent", "i4"),
               ("opened_at", "f8"), ("queued_at", "f8"), ("left_queue_at", "f8"), ("assigned_at", "f8"),
               ("first_response_at", "f8"), ("closed_at", "f8"), ("outcome", "i2"), ("category", "i4"),
-              ("messages", "i4"), ("generation", "i4"), ("handbacks", "i4"), ("skill_match", "i1"), ("bot", "?"))
+              ("messages", "i4"), ("generation", "i4"), ("handbacks", "i4"), ("skill_match", "i1"), ("bot", "?"),
+              ("queue_time", "f8"))
 
     def __init__(self, fields: tuple[str, ...] = ()) -> None:
         """``fields``: the contact fields the workflow may learn; each becomes a column (None: unknown)."""
@@ -98,10 +99,13 @@ class ConversationLog(_Chunked):
         self.categories: dict[str, int] = {}
         self.fields = fields
         self.field_appends = self.appends[len(self.SCHEMA):]
+        self.messages = 0  # contact messages over every conversation recorded
+        self.waited = 0.0  # queue time over every conversation recorded
 
     def add(self, c: Conversation) -> None:
         (number, contact, source, channel, team, agent, opened, queued, left_queue, assigned, first_response,
-         closed, outcome, category, messages, generation, handbacks, skill_match, bot) = self.appends[:19]
+         closed, outcome, category, messages, generation, handbacks, skill_match, bot, queue_time
+         ) = self.appends[:20]
         number(c.id)
         contact(c.contact)
         source(c.source)
@@ -117,10 +121,13 @@ class ConversationLog(_Chunked):
         outcome(c.outcome)
         category(self.categories.setdefault(c.category, len(self.categories)))
         messages(c.messages)
+        self.messages += c.messages
         generation(c.generation)
         handbacks(c.handbacks)
         skill_match(c.skill_match)
         bot(c.bot)
+        queue_time(c.waited)
+        self.waited += c.waited
         known = c.fields
         for name, append in zip(self.fields, self.field_appends, strict=True):
             append(known.get(name))

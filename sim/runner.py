@@ -48,15 +48,16 @@ EventSink = Callable[[pd.DataFrame], None]
 
 def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None = None,
              trace: pd.DataFrame | None = None, progress: bool = False,
-             event_sink: EventSink | None = None) -> RunRecords:
+             event_sink: EventSink | None = None, check: bool = True) -> RunRecords:
     """One run: the scenario's world under ``strategy`` (default: the scenario's own), raw records.
 
     ``progress`` shows a bar of simulated hours for runs that last more than a couple of seconds;
-    ``event_sink`` receives the event log chunk by chunk (as tables), instead of its being kept."""
+    ``event_sink`` receives the event log chunk by chunk (as tables), instead of its being kept;
+    ``check=False`` turns the invariants off (for benchmarks)."""
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
     sink = None if event_sink is None else (lambda columns, info: event_sink(metrics.events(columns, info)))
-    world = World(scenario, trace, strategy, seed, sink)
+    world = World(scenario, trace, strategy, seed, sink, check)
     if not progress:
         return world.run().records()
     hours = scenario.duration / 3600

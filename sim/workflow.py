@@ -16,8 +16,9 @@ import simpy
 
 from sim import events as ev
 from sim import scenario as sc
+from sim.invariants import InvariantError
 from sim.streams import Draws, Fixed, uniform
-from sim.world import Assignment, ModelError
+from sim.world import Assignment
 
 if TYPE_CHECKING:
     from sim.world import Conversation, World
@@ -266,7 +267,7 @@ class Workflow:
             same_instant = same_instant + 1 if env.now == now else 0
             now = env.now
             if same_instant > n:
-                raise ModelError(f"conversation {conversation.id} at t={now:g}: the workflow loops through "
+                raise InvariantError(f"conversation {conversation.id} at t={now:g}: the workflow loops through "
                                  f"step {i} and others without time passing")
         self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, "workflow_end")
 

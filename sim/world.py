@@ -21,6 +21,7 @@ from sim import events as ev
 from sim.arrivals import GIVEN
 from sim.distributions import Constant
 from sim.errors import ScenarioError, TraceError
+from sim.invariants import InvariantError, Invariants
 from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
 from sim.scenario import WEEKDAYS, AgentSpec, Ask, Scenario
 from sim.streams import Draws, Fixed, Given, Streams, uniform
@@ -33,10 +34,6 @@ TRACE_BLOCK = 1 << 14
 # a conversation's phase: in the workflow, waiting for an agent, waiting for the agent's first
 # message, waiting for a silent contact's reply, being handled, closed
 WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
-
-
-class ModelError(RuntimeError):
-    """A rule of the model was broken: a bug, never a result."""
 
 
 class Team:
@@ -162,6 +159,8 @@ class Conversation:
     messages = 1
     handbacks = 0
     work_done = work_started = 0.0
+    waited = 0.0  # time spent waiting for an agent, every stay in a queue
+    entered_queue = float("nan")
     stretch = 1.0
     skill_match = -1  # 1 or 0 once assigned with required skills
     bot = False
@@ -190,7 +189,8 @@ class World:
     """One run of a scenario under one strategy: build it, then :meth:`run` it."""
 
     def __init__(self, scenario: Scenario, trace: pd.DataFrame, strategy: str | None = None,
-                 seed: int | None = None, event_sink: Callable[[Columns, RunInfo], None] | None = None) -> None:
+                 seed: int | None = None, event_sink: Callable[[Columns, RunInfo], None] | None = None,
+                 check: bool = True) -> None:
         from sim.workflow import Workflow
 
         self.scenario = scenario
@@ -201,6 +201,8 @@ class World:
         self.events = EventLog(self.env, sink) if scenario.record_events else None
         self.log = _ignore if self.events is None else self.events.add
         self.conversation_log = ConversationLog(self._learnable_fields())
+        self.invariants = Invariants(self) if check else None
+        self.outbound_opened = 0
         self.return_times: list[float] = []
         self._build_trace(trace)
         self._build_teams()
@@ -349,7 +351,11 @@ class World:
             agent.account(horizon)
         for conversation in self.open_conversation:
             if conversation is not None:
+                if conversation.queue is not None:  # still waiting: its wait so far
+                    conversation.waited += horizon - conversation.entered_queue
                 self.conversation_log.add(conversation)
+        if self.invariants is not None:
+            self.invariants.finish(self.conversation_log.messages, self.outbound_opened, self.conversation_log.waited)
         return self
 
     def _deliver_trace(self) -> None:
@@ -388,6 +394,8 @@ class World:
         or opens one."""
         if generation:
             self.return_times.append(self.env.now)
+        if self.invariants is not None:
+            self.invariants.message()
         conversation = self.open_conversation[contact]
         if conversation is None:
             conversation = self._open(contact, ev.CONTACT, channel, root, generation)
@@ -403,9 +411,9 @@ class World:
         contact = self.contact_index[outbound.contact_id]
         conversation = self.open_conversation[contact]
         if conversation is not None:  # the business writes into the open conversation
-            conversation.messages += 1
             self.log(ev.MESSAGE_JOINED, conversation)
             return
+        self.outbound_opened += 1
         conversation = self._open(contact, ev.USER, self.channels.index(outbound.channel), root, 0)
         team = self.teams[outbound.team]
         self.request_agent(conversation, Assignment(team, self.default_strategy, patience=False), team)
@@ -414,6 +422,8 @@ class World:
         conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now,
                                     self.last_agent[contact])
         self.conversations += 1
+        if self.invariants is not None:
+            self.invariants.opening(conversation)
         self.open_conversation[contact] = conversation
         if source == ev.CONTACT:
             for field, attribute in self.known_fields:
@@ -470,17 +480,24 @@ class World:
         conversation.token += 1
         conversation.queue = queue
         queue[conversation] = None
+        conversation.entered_queue = self.env.now
+        if self.invariants is not None:
+            self.invariants.queue_changed()
         team = conversation.team
         if not conversation.assignment.only_online:
             team.offline_ok += 1
         self.dispatch(team)
 
     def _leave_queue(self, conversation: Conversation) -> None:
+        now = self.env.now
         del conversation.queue[conversation]
         if not conversation.assignment.only_online:
             conversation.team.offline_ok -= 1
         conversation.queue = None
-        conversation.left_queue_at = self.env.now
+        conversation.left_queue_at = now
+        conversation.waited += now - conversation.entered_queue
+        if self.invariants is not None:
+            self.invariants.queue_changed()
 
     def _abandon(self, conversation: Conversation) -> None:
         self._leave_queue(conversation)
@@ -517,10 +534,12 @@ class World:
             self._assign(conversation, agent)
 
     def _wrong_choice(self, conversation: Conversation, assignment: Assignment, agent: Agent) -> None:
-        raise ModelError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
+        raise InvariantError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
                          f"{assignment.strategy!r} chose {agent!r}, not one of the candidates")
 
     def _assign(self, conversation: Conversation, agent: Agent) -> None:
+        if self.invariants is not None:
+            self.invariants.assigning(conversation, agent, conversation.assignment)
         now = self.env.now
         agent.account(now)
         agent.open += 1
@@ -611,6 +630,8 @@ class World:
 
     def close(self, conversation: Conversation, outcome: int, category: str = "") -> None:
         """Close the conversation: free its agent and its contact, record it, maybe the contact returns."""
+        if self.invariants is not None:
+            self.invariants.closing(conversation)
         now = self.env.now
         conversation.phase = CLOSED
         conversation.token += 1

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import make_scenario, make_trace, run
 from sim.errors import ScenarioError, StrategyError
-from sim.world import ModelError
+from sim.invariants import InvariantError
 from strategies import available, make
 
 
@@ -130,5 +130,5 @@ def test_a_user_strategy_loads_by_module_and_class():
 
 def test_a_strategy_that_picks_a_non_candidate_stops_the_run():
     scenario = make_scenario(strategy="custom_strategy:Faulty", agents=[{"id": "a", "count": 2, "team": "support"}])
-    with pytest.raises(ModelError, match=r"conversation 1 at t=1: strategy .* chose Agent\('a-1'"):
+    with pytest.raises(InvariantError, match=r"conversation 1 at t=1: strategy .* chose Agent\('a-1'"):
         run(scenario, make_trace((0, "x"), (1, "y")))
