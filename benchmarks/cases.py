@@ -107,14 +107,26 @@ def _scaled_default(conversations: int, events: bool) -> Any:
     return scenario.model_copy(update={"duration": days * 86400.0, "record_events": events})
 
 
-def lifecycle(conversations: int, events: bool, seed: int) -> dict[str, Any]:
+def _scaled_month(conversations: int, events: bool) -> Any:
+    """The default scenario over 30 days, its volume and its agents multiplied to reach ``conversations``."""
+    import sim
+
+    scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
+    factor = conversations / (30 * 1632)
+    generate = scenario.arrivals.generate.model_copy(update={"volume": factor})
+    agents = [a.model_copy(update={"count": max(1, round(a.count * factor))}) for a in scenario.agents]
+    return scenario.model_copy(update={"duration": 30 * 86400.0, "record_events": events, "agents": agents,
+                                       "arrivals": scenario.arrivals.model_copy(update={"generate": generate})})
+
+
+def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) -> dict[str, Any]:
     """The default scenario repeated day after day: every step, shift, return and table, files written.
 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
     from sim import arrivals, metrics, output, runner
     from sim.world import World
 
-    scenario = _scaled_default(conversations, events)
+    scenario = (_scaled_month if month else _scaled_default)(conversations, events)
     started = time.perf_counter()
     trace = arrivals.for_scenario(scenario, seed)
     with tempfile.TemporaryDirectory() as folder, output.EventStream(folder) as stream:

@@ -82,6 +82,11 @@ def main() -> None:
                   "< 1 GB" if not events else "log streamed, not held",
                   m["peak_rss_mb"] < 1024 if not events else None))
 
+    m = measure("lifecycle", repeats, conversations=conversations, events=False, month=True)
+    print(row(f"30-day month, {m['items']:,.0f} conversations, event log off",
+              f"{m['items'] / m['simulate_seconds']:,.0f} conversations/s simulated"))
+    print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB", "< 1 GB", m["peak_rss_mb"] < 1024))
+
     rows = size["trace"]
     for suffix in ("csv", "parquet"):
         m = measure("trace_load", repeats, rows=rows, suffix=suffix)

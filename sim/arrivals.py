@@ -18,12 +18,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.errors import TraceError
+from sim.errors import ScenarioError, TraceError
 from sim.scenario import WEEKDAYS, Generate, Scenario, TraceFile
 from sim.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
 GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn ones
+MAX_INTERVALS = 10_000_000
+MAX_ARRIVALS = 100_000_000
 _SHOWN = 5
 
 
@@ -34,7 +36,10 @@ def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
         return load(scenario.base_dir / arrivals.trace.path, scenario, arrivals.trace)
     assert arrivals.generate is not None
     rng = Streams(scenario.seed if seed is None else seed).generator("arrivals")
-    return generate(arrivals.generate, scenario.duration, rng, scenario.start)
+    try:
+        return generate(arrivals.generate, scenario.duration, rng, scenario.start)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{scenario.source}: {exc}") from None
 
 
 def rates(spec: Generate, duration: float, start: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +65,15 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
 
     Each interval's count is Poisson (given the day's Gamma multiplier, when overdispersed), its
     arrivals uniform within it; each contact's channel and attributes are drawn from the shares."""
+    steps = (duration + 86400) / spec.profile_step
+    if steps > MAX_INTERVALS:
+        raise ScenarioError(f"arrivals.generate.profile_step: {spec.profile_step:g} s lays {steps:,.0f} intervals "
+                            f"over the scenario, more than {MAX_INTERVALS:,}")
     edges, rate = rates(spec, duration, start)
+    expected = float((rate * np.diff(edges)).sum()) * (1 + 10 * spec.overdispersion)
+    if expected > MAX_ARRIVALS:
+        raise ScenarioError(f"arrivals.generate.profile: about {expected:,.0f} contacts over the scenario, "
+                            f"more than {MAX_ARRIVALS:,} (rates are contacts per hour)")
     if spec.overdispersion > 0:
         midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
         day = np.floor((edges[:-1] - midnight) / 86400).astype(int)

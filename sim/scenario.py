@@ -29,7 +29,7 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _shares(value: Any) -> dict[str, float]:
@@ -76,7 +76,7 @@ class StrategySpec(_Model):
 class FollowUps(_Model):
     """Further messages a contact sends after the opening one: they join the open conversation."""
 
-    mean: float = Field(ge=0, description="mean number of follow-up messages per opening message")
+    mean: float = Field(ge=0, le=1000, description="mean number of follow-up messages per opening message")
     delay: Distribution = Field(description="delay of each follow-up after the previous message")
 
 
@@ -184,10 +184,10 @@ class AgentSpec(_Model):
     """One agent, or ``count`` identical agents named id-1 … id-n."""
 
     id: str = Field(min_length=1)
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=100_000)
     team: str
     skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
-    capacity: int = Field(1, ge=1, description="most conversations open at once")
+    capacity: int = Field(1, ge=1, le=10_000, description="most conversations open at once")
     shifts: list[Shift] = Field([], description="daily online intervals; none: always online")
     days: list[Weekday] = Field(list(WEEKDAYS), description="weekdays the shifts apply")
     speed: float = Field(1.0, gt=0, description="response and handle times are divided by this")
@@ -323,7 +323,7 @@ class Scenario(_Model):
     name: str = "scenario"
     description: str = ""
     start: dt.datetime = Field(dt.datetime(2026, 1, 5), description="wall-clock time of t = 0")
-    duration: Seconds = Field(gt=0)
+    duration: Seconds = Field(gt=0, le=3660 * 86400.0, description="at most ten years")
     seed: int = Field(0, ge=0)
     interval: Seconds = Field(900.0, gt=0, description="length of the intervals table's rows")
     service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
@@ -339,6 +339,7 @@ class Scenario(_Model):
     workflow: list[Step] = Field(min_length=1)
     outbound: list[Outbound] = []
     base_dir: Path = Field(Path("."), exclude=True, description="folder that relative paths start from")
+    source: str = Field("<scenario>", exclude=True, description="where the scenario was read from, for errors")
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -411,7 +412,7 @@ def load(path: str | Path) -> Scenario:
 def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
     """Validate a scenario given as a mapping (as YAML would load it)."""
     try:
-        scenario = Scenario.model_validate({**data, "base_dir": base_dir or Path(".")})
+        scenario = Scenario.model_validate({**data, "base_dir": base_dir or Path("."), "source": source})
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {_describe(exc)}") from None
     check_strategies(scenario, source)

@@ -4,13 +4,15 @@ Every random quantity of a conversation (patience, answers, handle time …) is 
 its purpose's own stream, where ``i`` is the index in the arrival trace of the message that opened the
 conversation, and ``generation`` counts returns of the contact after it. So two strategies run on one
 seed meet the very same contacts with the very same draws, whatever order things happen in.
-Variates are drawn in bulk, a block at a time, and kept as Python floats for cheap indexing; a block
+Variates are drawn in bulk, a block at a time, and kept in compact arrays of doubles (indexing gives a
+Python float, cheap); a block
 is a pure function of (seed, purpose, generation, block number), so old blocks can be dropped.
 """
 
 from __future__ import annotations
 
 import zlib
+from array import array
 from collections.abc import Callable
 from typing import Protocol
 
@@ -18,7 +20,7 @@ import numpy as np
 
 BLOCK_BITS = 12
 BLOCK = 1 << BLOCK_BITS
-KEPT = 8  # blocks kept per purpose and generation's run of blocks
+KEPT = 64  # blocks kept per purpose: 2 MB, the last 262,144 messages' variates
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
 
@@ -91,7 +93,7 @@ class Draws:
         self._streams = streams
         self._sampler = sampler
         self._key = key
-        self._blocks: dict[tuple[int, int], list[float]] = {}
+        self._blocks: dict[tuple[int, int], array] = {}
 
     def at(self, generation: int, index: int) -> float:
         block = self._blocks.get((generation, index >> BLOCK_BITS))
@@ -107,14 +109,14 @@ class Draws:
             block = self._draw(conversation.generation, index >> BLOCK_BITS)
         return block[index & (BLOCK - 1)]
 
-    def _draw(self, generation: int, number: int) -> list[float]:
+    def _draw(self, generation: int, number: int) -> array:
         """Draw a block; past ``KEPT`` blocks the oldest is dropped (drawn again, identically, if
         ever asked for), so memory stays bounded however long the run."""
         blocks = self._blocks
         if len(blocks) >= KEPT:
             del blocks[next(iter(blocks))]
         rng = self._streams.generator(*self._key, generation, number)
-        block = blocks[generation, number] = self._sampler(rng, BLOCK).tolist()
+        block = blocks[generation, number] = array("d", self._sampler(rng, BLOCK).astype(float).tobytes())
         return block
 
 

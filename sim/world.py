@@ -223,7 +223,8 @@ class World:
         self.silent_share = contacts.silent_share
         unknown = [f for f in contacts.known_fields if f not in self.attributes]
         if unknown:
-            raise ScenarioError(f"contacts.known_fields: {', '.join(map(repr, unknown))} not in the trace, whose "
+            raise ScenarioError(f"{scenario.source}: contacts.known_fields: {', '.join(map(repr, unknown))} not in "
+                                f"the trace, whose "
                                 f"attributes are: {', '.join(self.attributes) or 'none'}")
         self.known_fields = [(f, self.attributes[f]) for f in contacts.known_fields]
         returning = contacts.returning

@@ -31,12 +31,20 @@ class SkillBased(base.Strategy):
         required = conversation.required_skills
         if not required:
             return base.least_busy(candidates)
-        best = best_key = None
+        best = None
+        best_key = (1, 0, 0.0)  # sorts after any real key
         for agent in candidates:
             skills = agent.skills
-            if all(skill in skills for skill in required):
-                key = (-min(skills[skill] for skill in required), agent.open, agent.idle_since)
-                if best_key is None or key < best_key:
+            level = 11
+            for skill in required:  # the weakest required level; absent: not a match
+                held = skills.get(skill)
+                if held is None:
+                    break
+                if held < level:
+                    level = held
+            else:
+                key = (-level, agent.open, agent.idle_since)
+                if key < best_key:
                     best, best_key = agent, key
         if best is None and self.relax_after is not None and now - conversation.queued_at >= self.relax_after:
             return base.least_busy(candidates)
