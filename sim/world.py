@@ -212,6 +212,7 @@ class World:
         params = next((s.params for s in scenario.strategies() if s.name == self.strategy_name), {})
         self.default_strategy = self.strategy(self.strategy_name, params)
         self.workflow = Workflow(self, scenario.workflow, override=strategy is not None)
+        self._check_skills()
         handling = scenario.handling
         self.slowdown = handling.slowdown
         self.auto_close = handling.auto_close
@@ -235,6 +236,21 @@ class World:
         self.conversations = 0
 
     # ------------------------------------------------------------------------------------ building
+
+    def _check_skills(self) -> None:
+        """Every value a skills_from field can take must be a skill some agent holds."""
+        held = {skill for agent in self.agents for skill in agent.skills}
+        for i, step in enumerate(self.scenario.workflow):
+            for field in getattr(step, "skills_from", ()):
+                values = set(self.attributes[field].categories) if field in self.attributes else set()
+                for other in self.scenario.workflow:
+                    if isinstance(other, Ask) and other.field == field:
+                        values |= set(other.answers)
+                    values |= set(getattr(other, "fields", {}).get(field, {}))
+                missing = sorted(values - held)
+                if missing:
+                    raise ScenarioError(f"{self.scenario.source}: workflow.{i}.skills_from: field {field!r} can be "
+                                        f"{', '.join(map(repr, missing))}, a skill no agent has")
 
     def _learnable_fields(self) -> tuple[str, ...]:
         """Contact fields a conversation may come to know: read at opening, asked, or looked up."""

@@ -96,3 +96,37 @@ def test_distribution_means_and_durations():
                                                    "auto_close": "1d"}}))
     assert scenario.handling.handle_time.mean == 120.0
     assert scenario.handling.auto_close == 86400.0
+
+
+def test_a_skill_no_agent_has_is_named():
+    data = merge(BASE, {"agents": [{"id": "a", "team": "support", "skills": {"en": 3}}],
+                        "workflow": [{"type": "ask", "field": "language", "answers": {"en": 0.5, "zz": 0.5}},
+                                     {"type": "assign", "skills_from": ["language"]}]})
+    with pytest.raises(ScenarioError, match=r"s\.yaml: workflow\.1\.skills_from: field 'language' can be 'zz', a skill no agent has"):
+        sim.run(sim.parse(data, source="s.yaml"))
+
+
+def test_reading_a_scenario_writes_nothing_reaches_no_network_and_imports_no_strategy(monkeypatch, tmp_path):
+    import builtins
+    import socket
+    import sys
+
+    text = Path("scenarios/default.yaml").read_text()
+    path = tmp_path / "s.yaml"
+    path.write_text(text.replace("strategy: {name: skill_based, relax_after: 2m}", "strategy: least_busy"))
+    real_open = builtins.open
+
+    def read_only(file, mode="r", *args, **kwargs):
+        assert not any(flag in mode for flag in "wax+"), f"reading a scenario opened {file} to write"
+        return real_open(file, mode, *args, **kwargs)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("reading a scenario reached for the network")
+
+    monkeypatch.setattr(builtins, "open", read_only)
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.delitem(sys.modules, "custom_strategy", raising=False)
+    before = set(tmp_path.iterdir())
+    sim.load(path)
+    assert set(tmp_path.iterdir()) == before
+    assert "custom_strategy" not in sys.modules  # a user's strategy is imported only when named
