@@ -8,12 +8,15 @@ with a fixed seed (derandomize), so CI sees the same cases every time.
 import copy
 import re
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
 from sim.errors import ScenarioError, TraceError
+
+pytestmark = pytest.mark.filterwarnings("ignore:dropped:UserWarning")  # on_bad_rows: drop warns, as it should
 
 VALID = {
     "start": "2026-11-02T08:00:00", "duration": "2h", "seed": 1, "channels": ["whatsapp", "webchat"],
