@@ -1,8 +1,10 @@
-"""The inbound workflow: its steps as SimPy process functions, run in the conversation's process.
+"""The inbound workflow: its steps, each a SimPy process function (or, taking no time, a plain call).
 
 Each step runs for one conversation and returns where to go next: ``None`` for the following step,
-or the index of a step to jump to. The workflow ends when an agent is assigned, when a step closes
-the conversation, or after its last step (the conversation is then closed by the workflow).
+the index of a step to jump to, or END. The workflow ends at the assign step (the team's queue takes the
+conversation on; an assign timeout resumes the workflow at its branch), when a step closes the
+conversation, or after its last step (the conversation is then closed by the workflow). A conversation's
+workflow becomes a SimPy process only when it reaches a step that takes time.
 """
 
 from __future__ import annotations
