@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sim import units
 from sim.errors import ScenarioError, TraceError
 from sim.scenario import WEEKDAYS, Generate, Scenario, TraceFile
 from sim.streams import Streams
@@ -45,7 +46,7 @@ def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
 def rates(spec: Generate, duration: float, start: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
     """The profile laid over the scenario: interval edges (seconds from the start) and the rate (per
     second) in each, weekday multipliers applied (before any day-level overdispersion)."""
-    midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+    midnight = -units.time_of_day(start)
     step = spec.profile_step
     first = int(np.floor(-midnight / step))
     count = int(np.ceil((duration - midnight) / step)) - first
@@ -75,7 +76,7 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
         raise ScenarioError(f"arrivals.generate.profile: about {expected:,.0f} contacts over the scenario, "
                             f"more than {MAX_ARRIVALS:,} (rates are contacts per hour)")
     if spec.overdispersion > 0:
-        midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+        midnight = -units.time_of_day(start)
         day = np.floor((edges[:-1] - midnight) / 86400).astype(int)
         shape = spec.overdispersion**-2
         multiplier = rng.gamma(shape, 1 / shape, day.max() + 1 if len(day) else 0)
@@ -137,9 +138,7 @@ def read_plain(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     if numeric.notna().all():
         stamps = pd.Timestamp("2026-01-05") + pd.to_timedelta(numeric, unit="s")
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            stamps = pd.to_datetime(raw["timestamp"], errors="coerce", utc=True, format="ISO8601")
+        stamps = _utc(raw["timestamp"])
         bad = np.flatnonzero(stamps.isna().to_numpy())
         if len(bad):
             raise TraceError(f"{path}: {len(bad)} unparseable timestamp(s), first at row {bad[0] + 2}: "
@@ -213,17 +212,21 @@ def _read(path: Path) -> pd.DataFrame:
         raise TraceError(f"{path}: cannot read the trace: {exc}") from None
 
 
+def _utc(column: pd.Series) -> pd.Series:
+    """ISO-8601 text as UTC times (a time without a zone is taken as UTC); NaT where unparseable."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+
+
 def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
     """Seconds from the scenario's start: numbers are seconds already, text is ISO-8601."""
     seconds = pd.to_numeric(column, errors="coerce").astype(float)
     text = seconds.isna() & column.notna()
     if text.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            stamps = pd.to_datetime(column[text], errors="coerce", utc=True, format="ISO8601")
         start = pd.Timestamp(scenario.start)
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-        seconds[text] = (stamps - start).dt.total_seconds()
+        seconds[text] = (_utc(column[text]) - start).dt.total_seconds()
     return seconds
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -36,6 +37,11 @@ def clock(value: object) -> float:
     if minutes >= 60 or hours > 48 or (hours == 48 and minutes):
         raise ValueError(f"not a clock time: {value!r}")
     return hours * 3600.0 + minutes * 60.0
+
+
+def time_of_day(moment: dt.datetime) -> float:
+    """Seconds since the midnight that starts ``moment``'s day."""
+    return moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6
 
 
 Seconds = Annotated[float, BeforeValidator(duration)]

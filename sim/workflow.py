@@ -18,6 +18,7 @@ import simpy
 
 from sim import events as ev
 from sim import scenario as sc
+from sim import units
 from sim.invariants import InvariantError
 from sim.streams import Draws, Fixed, uniform
 from sim.world import Assignment
@@ -151,7 +152,7 @@ class HoursStep(Step):
     def __init__(self, world: World, index: int, spec: sc.Hours, goto: dict[str, int]) -> None:
         super().__init__(world, index)
         start = world.scenario.start
-        self.offset = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        self.offset = units.time_of_day(start)
         self.weekday = start.weekday()
         self.days = {sc.WEEKDAYS.index(day) for day in spec.days}
         self.open, self.close = spec.open, spec.close

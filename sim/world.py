@@ -18,6 +18,7 @@ import pandas as pd
 import simpy
 
 from sim import events as ev
+from sim import units
 from sim.arrivals import GIVEN
 from sim.distributions import Constant
 from sim.errors import ScenarioError, TraceError
@@ -328,7 +329,7 @@ class World:
         if not spec.shifts:
             return [(0.0, float("inf"))]
         start = self.scenario.start
-        midnight = -(start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6)
+        midnight = -units.time_of_day(start)
         days = {WEEKDAYS.index(d) for d in spec.days}
         intervals: list[tuple[float, float]] = []
         for day in range(-2, int(horizon // 86400) + 2):
