@@ -151,7 +151,11 @@ def _area(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     """Per interval (15 minutes by default): arrivals, opened, queue length, service level,
-    abandonment, agents online and occupancy; rates by the interval the conversation opened in."""
+    abandonment, agents online and occupancy; rates by the interval the conversation opened in.
+
+    Queue length spans first queueing to last leaving the queue (for a conversation handed back at a
+    shift's end that includes its first agent's time); occupancy is the slot-time of conversations from
+    assignment to close (work past a shift's end included) over the online slot-time."""
     width, horizon = records.info.interval, records.info.duration
     grid = np.append(np.arange(0.0, horizon, width), horizon)
     cells = len(grid) - 1
