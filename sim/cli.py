@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -58,6 +59,31 @@ def _strategies(args: argparse.Namespace) -> int:
     for name, cls in sorted(registry.available().items()):
         doc = (getattr(cls, "__doc__", "") or "").strip().splitlines()
         print(f"{name:<14} {doc[0] if doc else ''}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from sim import experiment
+
+    scenario = scenario_file.load(args.scenario)
+    names = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    for name in names:
+        registry.resolve(name)
+    folder = Path(args.out)
+    table = experiment.replicate(scenario, names, args.replications, folder, args.workers, progress=True)
+    comparison = experiment.compare(table, names[0])
+    output.atomic_write(folder / "replications.parquet", lambda p: table.to_parquet(p, index=False))
+    output.atomic_write(folder / "comparison.csv", lambda p: comparison.to_csv(p, index=False))
+    summary = {row["strategy"]: {} for row in comparison.to_dict(orient="records")}
+    for row in comparison.to_dict(orient="records"):
+        summary[row["strategy"]][row["kpi"]] = {k: output._json_ready(v) for k, v in row.items()
+                                                 if k not in ("strategy", "kpi")}
+    text = json.dumps({"replications": args.replications, "baseline": names[0], "strategies": summary}, indent=2)
+    output.atomic_write(folder / "summary.json", lambda p: p.write_text(text + "\n"))
+    for line in experiment.format_comparison(comparison, names[0]):
+        print(line)
+    print(f"\n{len(names)} strategies x {args.replications} replications; files in {folder}/: "
+          "replications.parquet, comparison.csv, summary.json, runs/")
     return 0
 
 
@@ -139,6 +165,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="out", help="output folder (default: out)")
     run.add_argument("--csv", action="store_true", help="also write every table as CSV")
     run.set_defaults(handler=_run)
+    compare = commands.add_parser("compare", help="strategies on common random numbers, with replications")
+    compare.add_argument("scenario")
+    compare.add_argument("--strategies", required=True, help="comma-separated; the first is the baseline")
+    compare.add_argument("--replications", type=int, default=30)
+    compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
+    compare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    compare.set_defaults(handler=_compare)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")

@@ -217,7 +217,10 @@ def gini(values: np.ndarray) -> float:
 
 
 def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame) -> dict[str, Any]:
-    """The run's KPIs (see the module's docstring for each definition)."""
+    """The run's KPIs (see the module's docstring for each definition), over the conversations opened
+    after the scenario's warm-up (agent occupancy and utilisation: over the whole run)."""
+    if records.info.warmup > 0:
+        frame = frame[frame["opened_at"] >= records.info.warmup]
     inbound = (frame["source"] == "contact").to_numpy()
     offered = _offered(frame, records)
     outcome = frame["outcome"].to_numpy()

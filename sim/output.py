@@ -97,7 +97,8 @@ class EventStream:
 
 
 _EMPTY = RunInfo(strategy="", seed=0, start=dt.datetime(2000, 1, 1), duration=0.0, interval=1.0,
-                 service_target=0.0, contact_ids=pd.Index([], dtype=str), channels=[], teams=[], agent_ids=[])
+                 service_target=0.0, warmup=0.0, contact_ids=pd.Index([], dtype=str), channels=[], teams=[],
+                 agent_ids=[])
 
 
 def write(result: Result, folder: str | Path, csv: bool = False, events: bool = True) -> list[Path]:

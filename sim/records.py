@@ -151,6 +151,7 @@ class RunInfo:
     duration: float
     interval: float
     service_target: float
+    warmup: float
     contact_ids: pd.Index  # contact ids by index
     channels: list[str]
     teams: list[str]

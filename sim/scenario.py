@@ -327,6 +327,7 @@ class Scenario(_Model):
     seed: int = Field(0, ge=0)
     interval: Seconds = Field(900.0, gt=0, description="length of the intervals table's rows")
     service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
+    warmup: Seconds = Field(0.0, description="conversations opened before this are left out of the KPIs")
     strategy: StrategySpec = StrategySpec(name="round_robin")
     on_shift_end: Literal["finish", "handback"] = "finish"
     record_events: bool = True

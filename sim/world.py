@@ -718,6 +718,7 @@ class World:
             duration=scenario.duration,
             interval=scenario.interval,
             service_target=scenario.service_target,
+            warmup=scenario.warmup,
             contact_ids=self.contact_ids,
             channels=self.channels,
             teams=list(self.teams),

@@ -1,0 +1,190 @@
+"""Experiments: replications of several strategies on common random numbers, paired comparisons.
+
+Every strategy runs on the same seeds, so replication ``r`` of each strategy meets the very same
+contacts; differences are measured paired, replication by replication, with a t confidence interval.
+Each run's KPIs are written to their own file as soon as the run ends, so an interrupted experiment,
+run again with the same command, runs only what is missing; a worker process that dies has its runs
+retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+from tqdm.auto import tqdm
+
+from sim import metrics
+from sim.output import atomic_write
+from sim.runner import simulate, tables
+from sim.scenario import Scenario
+
+ATTEMPTS = 3  # a run whose worker dies is tried this many times in all
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of an experiment: a strategy on a replication's seed."""
+
+    scenario: Scenario
+    strategy: str
+    replication: int
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.seed + self.replication
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-r{self.replication:04d}"
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Simulate one job and return its KPIs (the summary row)."""
+    result = tables(simulate(job.scenario, job.strategy, job.seed, check=True))
+    row = result.summary.iloc[0].to_dict()
+    return {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+
+
+def fingerprint(scenario: Scenario) -> str:
+    """A digest of everything that decides a run's results, so stale files are never reused."""
+    text = scenario.model_dump_json(exclude={"base_dir", "source"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def replicate(scenario: Scenario, strategies: list[str], replications: int, folder: str | Path | None = None,
+              workers: int | None = None, progress: bool = False,
+              worker: Callable[[Job], dict[str, Any]] = run_job) -> pd.DataFrame:
+    """Run every strategy on replications 0..n-1 and return the tidy table: a row per strategy ×
+    replication × KPI. With a ``folder``, finished runs are kept there and not run again."""
+    jobs = [Job(scenario, strategy, r) for r in range(replications) for strategy in strategies]
+    runs_dir = Path(folder) / "runs" if folder is not None else None
+    digest = fingerprint(scenario)
+    done: dict[str, dict[str, Any]] = {}
+    if runs_dir is not None and runs_dir.exists():
+        for job in jobs:
+            path = runs_dir / f"{job.name}.json"
+            if path.exists():
+                saved = json.loads(path.read_text())
+                if saved.get("fingerprint") == digest:
+                    done[job.name] = saved["kpis"]
+    missing = [job for job in jobs if job.name not in done]
+    with tqdm(total=len(jobs), initial=len(jobs) - len(missing), unit="run", desc="runs", disable=not progress,
+              smoothing=0.1) as bar:
+        for job, kpis in _execute(missing, workers, worker):
+            done[job.name] = kpis
+            if runs_dir is not None:
+                text = json.dumps({"fingerprint": digest, "strategy": job.strategy, "replication": job.replication,
+                                   "seed": job.seed, "kpis": kpis})
+                atomic_write(runs_dir / f"{job.name}.json", lambda p, t=text: p.write_text(t))
+            bar.update()
+    rows = [{"strategy": job.strategy, "replication": job.replication, "seed": job.seed, "kpi": kpi,
+             "value": done[job.name][kpi]} for job in jobs for kpi in metrics.KPIS]
+    table = pd.DataFrame(rows)
+    table["strategy"] = pd.Categorical(table["strategy"], categories=strategies)
+    table["value"] = table["value"].astype(float)
+    return table
+
+
+def _execute(jobs: list[Job], workers: int | None,
+             worker: Callable[[Job], dict[str, Any]]) -> Iterable[tuple[Job, dict[str, Any]]]:
+    """Results as they finish: in this process for one worker, else on a process pool that is made
+    anew when a worker dies, its unfinished runs tried again (up to ``ATTEMPTS`` times each)."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for job in jobs:
+            yield job, worker(job)
+        return
+    attempts = dict.fromkeys((job.name for job in jobs), 0)
+    pending = list(jobs)
+    while pending:
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+            futures = {pool.submit(worker, job): job for job in pending}
+            pending, delivered = [], set()
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+                    delivered.add(future)
+            except BrokenProcessPool:
+                for future, job in futures.items():
+                    if future in delivered:
+                        continue
+                    if future.done() and future.exception() is None:
+                        yield job, future.result()
+                        continue
+                    attempts[job.name] += 1
+                    if attempts[job.name] >= ATTEMPTS:
+                        raise RuntimeError(f"run {job.name} failed {ATTEMPTS} times: its worker died") from None
+                    pending.append(job)
+
+
+def compare(table: pd.DataFrame, baseline: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Per strategy and KPI: mean and confidence interval, and the difference to the ``baseline``
+    strategy (the first by default) paired by replication, with its interval and whether it excludes 0."""
+    strategies = list(table["strategy"].cat.categories)
+    baseline = baseline or strategies[0]
+    wide = table.pivot_table(index=["kpi", "replication"], columns="strategy", values="value", observed=True)
+    rows = []
+    for kpi in metrics.KPIS:
+        if kpi not in wide.index.get_level_values(0):
+            continue
+        values = wide.loc[kpi]
+        for strategy in strategies:
+            mean, low, high = _interval(values[strategy], level)
+            difference, d_low, d_high = _interval(values[strategy] - values[baseline], level)
+            significant = strategy != baseline and not (d_low <= 0 <= d_high)
+            rows.append({"kpi": kpi, "strategy": strategy, "mean": mean, "ci_low": low, "ci_high": high,
+                         "difference": difference if strategy != baseline else math.nan,
+                         "difference_ci_low": d_low if strategy != baseline else math.nan,
+                         "difference_ci_high": d_high if strategy != baseline else math.nan,
+                         "significant": significant})
+    return pd.DataFrame(rows)
+
+
+def _interval(values: pd.Series, level: float) -> tuple[float, float, float]:
+    values = values.dropna()
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    if n < 2:
+        return mean, math.nan, math.nan
+    half = stats.t.ppf((1 + level) / 2, n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def format_comparison(comparison: pd.DataFrame, baseline: str) -> list[str]:
+    """The comparison as lines a person reads: mean [CI] per strategy, and Δ vs the baseline."""
+    lines = [f"{'kpi':<34} {'strategy':<14} {'mean [95% CI]':>30} {'vs ' + baseline:>34}"]
+    for row in comparison.itertuples():
+        unit = metrics.KPIS[row.kpi]
+        shown = f"{_fmt(row.mean, unit)} [{_fmt(row.ci_low, unit)}, {_fmt(row.ci_high, unit)}]"
+        versus = ""
+        if not math.isnan(row.difference):
+            mark = " *" if row.significant else ""
+            versus = (f"{_fmt(row.difference, unit, signed=True)} [{_fmt(row.difference_ci_low, unit, signed=True)}, "
+                      f"{_fmt(row.difference_ci_high, unit, signed=True)}]{mark}")
+        lines.append(f"{row.kpi:<34} {row.strategy:<14} {shown:>30} {versus:>34}")
+    lines.append("* the paired difference's 95 % interval excludes 0")
+    return lines
+
+
+def _fmt(value: float, unit: str, signed: bool = False) -> str:
+    if value != value:
+        return "-"
+    sign = "+" if signed else ""
+    if unit == "share":
+        return f"{value * 100:{sign}.1f}%"
+    if unit == "seconds":
+        return f"{value:{sign}.1f}s"
+    if unit == "index":
+        return f"{value:{sign}.3f}"
+    return f"{value:{sign},.0f}"

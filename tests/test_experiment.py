@@ -1,0 +1,124 @@
+"""Replications on common random numbers, paired intervals, resuming, and runs that survive a dying worker."""
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from helpers import make_scenario
+from sim import experiment
+
+STRATEGIES = ["round_robin", "least_busy", "skill_based"]
+
+
+@pytest.fixture(scope="module")
+def default_table():
+    return experiment.replicate(sim.load("scenarios/default.yaml"), STRATEGIES, 12, workers=2)
+
+
+def test_common_random_numbers_make_the_paired_difference_far_less_variable(default_table):
+    wide = default_table[default_table["kpi"] == "service_level"].pivot(
+        index="replication", columns="strategy", values="value")
+    for strategy in ("least_busy", "skill_based"):
+        paired = (wide[strategy] - wide["round_robin"]).var(ddof=1)
+        unpaired = wide[strategy].var(ddof=1) + wide["round_robin"].var(ddof=1)
+        assert paired / unpaired < 0.1, (strategy, paired / unpaired)
+
+
+def test_the_tidy_table_and_the_comparison(default_table):
+    assert set(default_table.columns) == {"strategy", "replication", "seed", "kpi", "value"}
+    assert len(default_table) == 3 * 12 * len(sim.metrics.KPIS)
+    comparison = experiment.compare(default_table)
+    row = comparison[(comparison.kpi == "service_level") & (comparison.strategy == "skill_based")].iloc[0]
+    values = default_table[(default_table.kpi == "service_level") & (default_table.strategy == "skill_based")]["value"]
+    assert row["mean"] == pytest.approx(values.mean())
+    assert row["ci_low"] < row["mean"] < row["ci_high"]
+    assert row["significant"] == (not row["difference_ci_low"] <= 0 <= row["difference_ci_high"])
+    baseline = comparison[comparison.strategy == "round_robin"]
+    assert baseline["difference"].isna().all() and not baseline["significant"].any()
+
+
+def test_confidence_intervals_cover_a_known_mean_at_about_the_right_rate():
+    # the bot resolves each conversation with probability 0.3: the mean of the runs' bot resolution
+    # rates is 0.3 exactly; 95 % intervals over 5 replications should cover it in 95 % of experiments
+    scenario = make_scenario(
+        duration="3h", record_events=False,
+        arrivals={"generate": {"profile": [20], "channels": {"whatsapp": 1}}},
+        workflow=[{"type": "bot", "resolve_probability": 0.3, "duration": {"dist": "constant", "value": 1}},
+                  {"type": "assign"}])
+    experiments, covered = 120, 0
+    for k in range(experiments):
+        table = experiment.replicate(scenario.model_copy(update={"seed": 1000 * k}), ["round_robin"], 5, workers=1)
+        comparison = experiment.compare(table)
+        row = comparison[comparison.kpi == "bot_resolution_rate"].iloc[0]
+        covered += row["ci_low"] <= 0.3 <= row["ci_high"]
+    rate = covered / experiments
+    assert abs(rate - 0.95) < 4 * math.sqrt(0.95 * 0.05 / experiments), rate
+
+
+def test_a_rerun_runs_only_what_is_missing(tmp_path):
+    scenario = make_scenario(duration="2h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
+    calls = []
+
+    def counting(job):
+        calls.append(job.name)
+        return experiment.run_job(job)
+
+    first = experiment.replicate(scenario, ["round_robin", "least_busy"], 3, tmp_path, workers=1, worker=counting)
+    assert len(calls) == 6
+    (tmp_path / "runs" / "least_busy-r0001.json").unlink()  # as if interrupted before this one finished
+    calls.clear()
+    again = experiment.replicate(scenario, ["round_robin", "least_busy"], 3, tmp_path, workers=1, worker=counting)
+    assert calls == ["least_busy-r0001"]
+    pd.testing.assert_frame_equal(first, again)
+    changed = scenario.model_copy(update={"service_target": 30.0})
+    calls.clear()
+    experiment.replicate(changed, ["round_robin", "least_busy"], 3, tmp_path, workers=1, worker=counting)
+    assert len(calls) == 6  # another scenario: nothing stale is reused
+
+
+def test_the_process_pool_gives_the_same_table_as_one_process():
+    scenario = sim.load("scenarios/default.yaml")
+    one = experiment.replicate(scenario, STRATEGIES, 3, workers=1)
+    pool = experiment.replicate(scenario, STRATEGIES, 3, workers=2)
+    pd.testing.assert_frame_equal(one, pool, check_exact=True)
+
+
+def dies_once(job):
+    """A worker that dies (the whole process, as a kill would) the first time it meets one run."""
+    marker = Path(os.environ["CONVSIM_TEST_MARKER"])
+    if job.name == "least_busy-r0002" and not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return experiment.run_job(job)
+
+
+def test_a_worker_killed_mid_run_loses_no_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVSIM_TEST_MARKER", str(tmp_path / "marker"))
+    scenario = make_scenario(duration="2h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
+    table = experiment.replicate(scenario, ["round_robin", "least_busy"], 4, tmp_path, workers=2, worker=dies_once)
+    assert (tmp_path / "marker").exists()  # a worker did die
+    assert len(table) == 2 * 4 * len(sim.metrics.KPIS) and table["value"].notna().any()
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 8
+    clean = experiment.replicate(scenario, ["round_robin", "least_busy"], 4, workers=1)
+    np.testing.assert_array_equal(table["value"].fillna(-1), clean["value"].fillna(-1))
+
+
+def test_convsim_compare_writes_its_files_and_prints_the_table(tmp_path):
+    import subprocess
+    import sys
+
+    convsim = str(Path(sys.executable).parent / "convsim")
+    done = subprocess.run([convsim, "compare", "scenarios/default.yaml", "--strategies", "round_robin,least_busy",
+                           "--replications", "4", "--out", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split()[:3] == ["kpi", "strategy", "mean"]
+    assert "vs round_robin" in done.stdout.splitlines()[0]
+    table = pd.read_parquet(tmp_path / "replications.parquet")
+    assert len(table) == 2 * 4 * len(sim.metrics.KPIS)
+    assert {"kpi", "strategy", "mean", "difference", "significant"} <= set(pd.read_csv(tmp_path / "comparison.csv"))
+    assert "least_busy" in (tmp_path / "summary.json").read_text()
