@@ -87,6 +87,31 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sim import experiment
+
+    scenario = scenario_file.load(args.scenario)
+    try:
+        spec = yaml.safe_load(Path(args.grid).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConvsimError(f"{args.grid}: cannot read the grid: {exc}") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("parameters"), dict):
+        raise ConvsimError(f"{args.grid}: expected a mapping with 'parameters' (a dotted path: a list of values)")
+    strategies = spec.get("strategies") or [scenario.strategy.name]
+    replications = int(spec.get("replications", 10))
+    folder = Path(args.out)
+    table = experiment.sweep(scenario, spec["parameters"], replications, strategies, folder, args.workers,
+                             progress=True)
+    output.atomic_write(folder / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
+    keys = [*spec["parameters"], "strategy"]
+    means = table[table["kpi"].isin(["service_level", "abandonment_rate", "first_response_time_mean"])]
+    print(means.pivot_table(index=keys, columns="kpi", values="value", observed=True).round(4).to_string())
+    print(f"\n{len(table) // len(experiment.metrics.KPIS):,} runs; the tidy table is in {folder}/sweep.parquet")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from sim import validation
 
@@ -172,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
     compare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
     compare.set_defaults(handler=_compare)
+    sweep = commands.add_parser("sweep", help="vary scenario parameters over a grid, with replications")
+    sweep.add_argument("scenario")
+    sweep.add_argument("--grid", required=True, help="YAML: parameters (dotted path: values), replications, strategies")
+    sweep.add_argument("--out", default="out/sweep", help="output folder; rerun to resume (default out/sweep)")
+    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    sweep.set_defaults(handler=_sweep)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")

@@ -188,3 +188,41 @@ def _fmt(value: float, unit: str, signed: bool = False) -> str:
     if unit == "index":
         return f"{value:{sign}.3f}"
     return f"{value:{sign},.0f}"
+
+
+def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:
+    """The scenario with each dotted path (``contacts.patience.mean``, ``agents.0.count``,
+    ``arrivals.generate.volume`` …) set to its value, validated again."""
+    from sim.scenario import parse
+
+    data = scenario.model_dump(by_alias=True, exclude={"base_dir", "source"})
+    for path, value in values.items():
+        node: Any = data
+        keys = path.split(".")
+        for key in keys[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        last = keys[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        elif last in node or isinstance(node, dict):
+            node[last] = value
+    return parse(data, source=f"{scenario.source} with {values}", base_dir=scenario.base_dir)
+
+
+def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, strategies: list[str],
+          folder: str | Path | None = None, workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+    """Every combination of the grid's values (dotted scenario paths), each strategy with its
+    replications: one tidy table with a column per swept parameter."""
+    import itertools
+
+    names = list(grid)
+    tables = []
+    for number, combination in enumerate(itertools.product(*(grid[name] for name in names))):
+        values = dict(zip(names, combination, strict=True))
+        point = with_values(scenario, values)
+        point_folder = Path(folder) / f"point-{number:04d}" if folder is not None else None
+        table = replicate(point, strategies, replications, point_folder, workers, progress)
+        for name, value in values.items():
+            table.insert(0, name, value)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)

@@ -29,7 +29,10 @@ def duration(value: object) -> float:
 
 
 def clock(value: object) -> float:
-    """Seconds after midnight from "HH:MM" (hours up to 48, so "30:00" is 06:00 the next day)."""
+    """Seconds after midnight from "HH:MM" (hours up to 48, so "30:00" is 06:00 the next day), or a
+    number of seconds already."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 48 * 3600:
+        return float(value)
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"expected a clock time HH:MM, got {value!r}")

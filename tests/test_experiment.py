@@ -122,3 +122,17 @@ def test_convsim_compare_writes_its_files_and_prints_the_table(tmp_path):
     assert len(table) == 2 * 4 * len(sim.metrics.KPIS)
     assert {"kpi", "strategy", "mean", "difference", "significant"} <= set(pd.read_csv(tmp_path / "comparison.csv"))
     assert "least_busy" in (tmp_path / "summary.json").read_text()
+
+
+def test_a_sweep_varies_dotted_parameters_into_one_tidy_table(tmp_path):
+    scenario = sim.load("scenarios/default.yaml")
+    grid = {"arrivals.generate.volume": [0.6, 1.4], "agents.2.count": [3]}
+    table = experiment.sweep(scenario, grid, 3, ["least_busy"], tmp_path, workers=2)
+    assert {"arrivals.generate.volume", "agents.2.count", "strategy", "replication", "kpi", "value"} <= set(table)
+    assert len(table) == 2 * 3 * len(sim.metrics.KPIS)
+    level = table[table.kpi == "service_level"].groupby("arrivals.generate.volume")["value"].mean()
+    assert level[0.6] > level[1.4]  # more contacts for the same agents: a lower service level
+    busier = experiment.with_values(scenario, {"arrivals.generate.volume": 1.4, "agents.2.count": 3})
+    assert busier.arrivals.generate.volume == 1.4 and busier.agents[2].count == 3
+    assert busier.workflow == scenario.workflow  # everything else as it was
+    assert len(list(tmp_path.glob("point-*/runs/*.json"))) == 6
