@@ -25,6 +25,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from sim import metrics
+from sim.errors import ScenarioError
 from sim.output import atomic_write
 from sim.runner import simulate, tables
 from sim.scenario import Scenario
@@ -199,13 +200,18 @@ def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:
     for path, value in values.items():
         node: Any = data
         keys = path.split(".")
-        for key in keys[:-1]:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        last = keys[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        elif last in node or isinstance(node, dict):
-            node[last] = value
+        try:
+            for key in keys[:-1]:
+                node = node[int(key)] if isinstance(node, list) else node[key]
+            if isinstance(node, list):
+                node[int(keys[-1])] = value
+            elif isinstance(node, dict):
+                node[keys[-1]] = value
+            else:
+                raise TypeError
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise ScenarioError(f"{scenario.source}: sweep parameter {path!r}: the scenario has no such field"
+                                ) from None
     return parse(data, source=f"{scenario.source} with {values}", base_dir=scenario.base_dir)
 
 

@@ -136,3 +136,26 @@ def test_a_sweep_varies_dotted_parameters_into_one_tidy_table(tmp_path):
     assert busier.arrivals.generate.volume == 1.4 and busier.agents[2].count == 3
     assert busier.workflow == scenario.workflow  # everything else as it was
     assert len(list(tmp_path.glob("point-*/runs/*.json"))) == 6
+    with pytest.raises(sim.ScenarioError, match=r"sweep parameter 'agents.9.count': the scenario has no such field"):
+        experiment.with_values(scenario, {"agents.9.count": 3})
+    with pytest.raises(sim.ScenarioError, match=r"agents.2.count: Input should be greater than or equal to 1 \(got -1\)"):
+        experiment.with_values(scenario, {"agents.2.count": -1})
+
+
+def test_convsim_sweep_runs_the_shipped_grid(tmp_path):
+    import subprocess
+    import sys
+
+    convsim = str(Path(sys.executable).parent / "convsim")
+    done = subprocess.run([convsim, "sweep", "scenarios/default.yaml", "--grid",
+                           "scenarios/grids/volume_and_headcount.yaml", "--out", str(tmp_path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert len(table) == 3 * 3 * 2 * 5 * len(sim.metrics.KPIS)
+    assert "90 runs" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parameters: [1, 2]\n")
+    failed = subprocess.run([convsim, "sweep", "scenarios/default.yaml", "--grid", str(bad)], capture_output=True,
+                            text=True, check=False)
+    assert failed.returncode == 2 and "expected a mapping with 'parameters'" in failed.stderr
