@@ -70,7 +70,8 @@ def _compare(args: argparse.Namespace) -> int:
     for name in names:
         registry.resolve(name)
     folder = Path(args.out)
-    table = experiment.replicate(scenario, names, args.replications, folder, args.workers, progress=True)
+    table = experiment.replicate(scenario, names, args.replications, folder, args.workers, progress=True,
+                                 scheduler=args.scheduler)
     comparison = experiment.compare(table, names[0])
     output.atomic_write(folder / "replications.parquet", lambda p: table.to_parquet(p, index=False))
     output.atomic_write(folder / "comparison.csv", lambda p: comparison.to_csv(p, index=False))
@@ -103,7 +104,7 @@ def _sweep(args: argparse.Namespace) -> int:
     replications = int(spec.get("replications", 10))
     folder = Path(args.out)
     table = experiment.sweep(scenario, spec["parameters"], replications, strategies, folder, args.workers,
-                             progress=True)
+                             progress=True, scheduler=args.scheduler)
     output.atomic_write(folder / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
     keys = [*spec["parameters"], "strategy"]
     means = table[table["kpi"].isin(["service_level", "abandonment_rate", "first_response_time_mean"])]
@@ -196,12 +197,14 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--replications", type=int, default=30)
     compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
     compare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    compare.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
     compare.set_defaults(handler=_compare)
     sweep = commands.add_parser("sweep", help="vary scenario parameters over a grid, with replications")
     sweep.add_argument("scenario")
     sweep.add_argument("--grid", required=True, help="YAML: parameters (dotted path: values), replications, strategies")
     sweep.add_argument("--out", default="out/sweep", help="output folder; rerun to resume (default out/sweep)")
     sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    sweep.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
     sweep.set_defaults(handler=_sweep)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",

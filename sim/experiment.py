@@ -65,9 +65,10 @@ def fingerprint(scenario: Scenario) -> str:
 
 def replicate(scenario: Scenario, strategies: list[str], replications: int, folder: str | Path | None = None,
               workers: int | None = None, progress: bool = False,
-              worker: Callable[[Job], dict[str, Any]] = run_job) -> pd.DataFrame:
+              worker: Callable[[Job], dict[str, Any]] = run_job, scheduler: str | None = None) -> pd.DataFrame:
     """Run every strategy on replications 0..n-1 and return the tidy table: a row per strategy ×
-    replication × KPI. With a ``folder``, finished runs are kept there and not run again."""
+    replication × KPI. With a ``folder``, finished runs are kept there and not run again. The runs go
+    to a local process pool, or with ``scheduler`` (an address, or "local") to a Dask cluster."""
     jobs = [Job(scenario, strategy, r) for r in range(replications) for strategy in strategies]
     runs_dir = Path(folder) / "runs" if folder is not None else None
     digest = fingerprint(scenario)
@@ -82,7 +83,8 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     missing = [job for job in jobs if job.name not in done]
     with tqdm(total=len(jobs), initial=len(jobs) - len(missing), unit="run", desc="runs", disable=not progress,
               smoothing=0.1) as bar:
-        for job, kpis in _execute(missing, workers, worker):
+        execute = _execute if scheduler is None else _dask_executor(scheduler, workers)
+        for job, kpis in execute(missing, workers, worker):
             done[job.name] = kpis
             if runs_dir is not None:
                 text = json.dumps({"fingerprint": digest, "strategy": job.strategy, "replication": job.replication,
@@ -127,6 +129,29 @@ def _execute(jobs: list[Job], workers: int | None,
                     if attempts[job.name] >= ATTEMPTS:
                         raise RuntimeError(f"run {job.name} failed {ATTEMPTS} times: its worker died") from None
                     pending.append(job)
+
+
+def _dask_executor(address: str, workers: int | None) -> Callable[..., Iterable[tuple[Job, dict[str, Any]]]]:
+    """Runs on a Dask distributed cluster: an existing scheduler's address, or "local" for a
+    LocalCluster of ``workers`` processes. A run whose worker dies is rescheduled by Dask."""
+
+    def execute(jobs: list[Job], _workers: int | None,
+                worker: Callable[[Job], dict[str, Any]]) -> Iterable[tuple[Job, dict[str, Any]]]:
+        from distributed import Client, LocalCluster, as_completed
+
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                               processes=True, dashboard_address=None) if address == "local" else None
+        try:
+            with Client(cluster if cluster is not None else address) as client:
+                futures = {client.submit(worker, job, key=f"convsim-{job.name}-{id(job)}", pure=False,
+                                         retries=ATTEMPTS - 1): job for job in jobs}
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+    return execute
 
 
 def compare(table: pd.DataFrame, baseline: str | None = None, level: float = 0.95) -> pd.DataFrame:
@@ -216,7 +241,8 @@ def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:
 
 
 def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, strategies: list[str],
-          folder: str | Path | None = None, workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+          folder: str | Path | None = None, workers: int | None = None, progress: bool = False,
+          scheduler: str | None = None) -> pd.DataFrame:
     """Every combination of the grid's values (dotted scenario paths), each strategy with its
     replications: one tidy table with a column per swept parameter."""
     import itertools
@@ -227,7 +253,7 @@ def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, str
         values = dict(zip(names, combination, strict=True))
         point = with_values(scenario, values)
         point_folder = Path(folder) / f"point-{number:04d}" if folder is not None else None
-        table = replicate(point, strategies, replications, point_folder, workers, progress)
+        table = replicate(point, strategies, replications, point_folder, workers, progress, scheduler=scheduler)
         for name, value in values.items():
             table.insert(0, name, value)
         tables.append(table)
