@@ -25,7 +25,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from sim import metrics
-from sim.errors import ScenarioError
+from sim.errors import ConvsimError, ScenarioError
 from sim.output import atomic_write
 from sim.runner import simulate, tables
 from sim.scenario import Scenario
@@ -137,7 +137,10 @@ def _dask_executor(address: str, workers: int | None) -> Callable[..., Iterable[
 
     def execute(jobs: list[Job], _workers: int | None,
                 worker: Callable[[Job], dict[str, Any]]) -> Iterable[tuple[Job, dict[str, Any]]]:
-        from distributed import Client, LocalCluster, as_completed
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise ConvsimError("--scheduler needs Dask: pip install 'convsim[dask]'") from None
 
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                processes=True, dashboard_address=None) if address == "local" else None
