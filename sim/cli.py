@@ -11,8 +11,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from sim import metrics, output, runner
 from sim import scenario as scenario_file
 from sim.errors import ConvsimError
@@ -38,21 +36,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _kpi_table(result: runner.Result) -> str:
     table = result.kpis()
-    formatted = table.apply(lambda row: row.map(lambda v: _format(row.name, v)), axis=1)
-    return formatted.to_string()
-
-
-def _format(kpi: str, value: float) -> str:
-    unit = metrics.KPIS[kpi]
-    if pd.isna(value):
-        return "-"
-    if unit == "share":
-        return f"{value:.1%}"
-    if unit == "seconds":
-        return f"{value:.1f} s"
-    if unit == "index":
-        return f"{value:.3f}"
-    return f"{value:,.0f}"
+    return table.apply(lambda row: row.map(lambda v: metrics.format_kpi(row.name, v)), axis=1).to_string()
 
 
 def _strategies(args: argparse.Namespace) -> int:

@@ -194,29 +194,18 @@ def format_comparison(comparison: pd.DataFrame, baseline: str) -> list[str]:
     """The comparison as lines a person reads: mean [CI] per strategy, and Δ vs the baseline."""
     lines = [f"{'kpi':<34} {'strategy':<14} {'mean [95% CI]':>30} {'vs ' + baseline:>34}"]
     for row in comparison.itertuples():
-        unit = metrics.KPIS[row.kpi]
-        shown = f"{_fmt(row.mean, unit)} [{_fmt(row.ci_low, unit)}, {_fmt(row.ci_high, unit)}]"
+        kpi = row.kpi
+        shown = (f"{metrics.format_kpi(kpi, row.mean)} [{metrics.format_kpi(kpi, row.ci_low)}, "
+                 f"{metrics.format_kpi(kpi, row.ci_high)}]")
         versus = ""
         if not math.isnan(row.difference):
             mark = " *" if row.significant else ""
-            versus = (f"{_fmt(row.difference, unit, signed=True)} [{_fmt(row.difference_ci_low, unit, signed=True)}, "
-                      f"{_fmt(row.difference_ci_high, unit, signed=True)}]{mark}")
-        lines.append(f"{row.kpi:<34} {row.strategy:<14} {shown:>30} {versus:>34}")
+            versus = (f"{metrics.format_kpi(kpi, row.difference, True)} "
+                      f"[{metrics.format_kpi(kpi, row.difference_ci_low, True)}, "
+                      f"{metrics.format_kpi(kpi, row.difference_ci_high, True)}]{mark}")
+        lines.append(f"{kpi:<34} {row.strategy:<14} {shown:>30} {versus:>34}")
     lines.append("* the paired difference's 95 % interval excludes 0")
     return lines
-
-
-def _fmt(value: float, unit: str, signed: bool = False) -> str:
-    if value != value:
-        return "-"
-    sign = "+" if signed else ""
-    if unit == "share":
-        return f"{value * 100:{sign}.1f}%"
-    if unit == "seconds":
-        return f"{value:{sign}.1f}s"
-    if unit == "index":
-        return f"{value:{sign}.3f}"
-    return f"{value:{sign},.0f}"
 
 
 def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:

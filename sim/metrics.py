@@ -34,6 +34,21 @@ KPIS = {  # name: unit
 }
 
 
+def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
+    """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632 (signed: +0.3%)."""
+    if value != value:
+        return "-"
+    sign = "+" if signed else ""
+    unit = KPIS[kpi]
+    if unit == "share":
+        return f"{value * 100:{sign}.1f}%"
+    if unit == "seconds":
+        return f"{value:{sign}.1f} s"
+    if unit == "index":
+        return f"{value:{sign}.3f}"
+    return f"{value:{sign},.0f}"
+
+
 def _category(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names)
 
