@@ -130,10 +130,7 @@ def write(trace: pd.DataFrame, path: str | Path, start: dt.datetime) -> Path:
 
 def read_plain(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     """A trace file read without a scenario (for a look at it): ``timestamp`` as wall-clock times."""
-    raw = _read(path).rename(columns={theirs: ours for ours, theirs in columns.items()})
-    missing = [c for c in REQUIRED if c not in raw.columns]
-    if missing:
-        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
+    raw = _read_mapped(path, columns)
     numeric = pd.to_numeric(raw["timestamp"], errors="coerce")
     if numeric.notna().all():
         stamps = pd.Timestamp("2026-01-05") + pd.to_timedelta(numeric, unit="s")
@@ -155,12 +152,7 @@ def _categorical(shares: dict[str, float], rng: np.random.Generator, n: int) -> 
 
 def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     """Read a trace file; bad rows are an error naming them, or dropped and counted on request."""
-    raw = _read(path)
-    renamed = {theirs: ours for ours, theirs in spec.columns.items()}
-    missing = [spec.columns.get(c, c) for c in REQUIRED if spec.columns.get(c, c) not in raw.columns]
-    if missing:
-        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
-    raw = raw.rename(columns=renamed)
+    raw = _read_mapped(path, spec.columns)
     problems: dict[str, pd.Series] = {}
     for column in REQUIRED:
         problems[f"missing {column}"] = raw[column].isna()
@@ -197,6 +189,16 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
     frame.attrs["dropped_rows"] = int(bad.sum())
     return frame
+
+
+def _read_mapped(path: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """The file with its columns renamed to ours (``columns``: ours -> theirs); a required column it
+    lacks is named as the file would name it."""
+    raw = _read(path)
+    missing = [columns.get(c, c) for c in REQUIRED if columns.get(c, c) not in raw.columns]
+    if missing:
+        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
+    return raw.rename(columns={theirs: ours for ours, theirs in columns.items()})
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -59,11 +59,7 @@ def _compare(args: argparse.Namespace) -> int:
     comparison = experiment.compare(table, names[0])
     output.atomic_write(folder / "replications.parquet", lambda p: table.to_parquet(p, index=False))
     output.atomic_write(folder / "comparison.csv", lambda p: comparison.to_csv(p, index=False))
-    summary = {row["strategy"]: {} for row in comparison.to_dict(orient="records")}
-    for row in comparison.to_dict(orient="records"):
-        summary[row["strategy"]][row["kpi"]] = {k: output._json_ready(v) for k, v in row.items()
-                                                 if k not in ("strategy", "kpi")}
-    text = json.dumps({"replications": args.replications, "baseline": names[0], "strategies": summary}, indent=2)
+    text = json.dumps(output.comparison_json(comparison, args.replications, names[0]), indent=2)
     output.atomic_write(folder / "summary.json", lambda p: p.write_text(text + "\n"))
     for line in experiment.format_comparison(comparison, names[0]):
         print(line)

@@ -101,6 +101,15 @@ _EMPTY = RunInfo(strategy="", seed=0, start=dt.datetime(2000, 1, 1), duration=0.
                  agent_ids=[])
 
 
+def comparison_json(comparison: pd.DataFrame, replications: int, baseline: str) -> dict[str, Any]:
+    """A comparison's summary.json: for each strategy and KPI, its mean, interval and difference."""
+    strategies: dict[str, dict[str, Any]] = {}
+    for row in comparison.to_dict(orient="records"):
+        strategies.setdefault(str(row["strategy"]), {})[row["kpi"]] = {
+            k: _json_ready(v) for k, v in row.items() if k not in ("strategy", "kpi")}
+    return {"replications": replications, "baseline": baseline, "strategies": strategies}
+
+
 def write(result: Result, folder: str | Path, csv: bool = False, events: bool = True) -> list[Path]:
     """Write the tables of ``result`` into ``folder`` (the event log too unless ``events`` is False,
     when it was streamed); return the paths written."""

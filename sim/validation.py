@@ -162,20 +162,14 @@ def run(size: str = "quick", replications: int | None = None, workers: int = 1,
 
 
 def _map(function: Callable, jobs: list, workers: int, progress: bool) -> list:
-    bar = tqdm(total=len(jobs), unit="run", desc="validate", disable=not progress)
-    with bar:
-        if workers <= 1:
-            results = []
-            for job in jobs:
-                results.append(function(job))
-                bar.update()
-            return results
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = []
-            for result in pool.map(function, jobs):
-                results.append(result)
-                bar.update()
-            return results
+    """``function`` over the jobs, in order, in this process or on a pool, with a progress bar."""
+    with tqdm(total=len(jobs), unit="run", desc="validate", disable=not progress) as bar, \
+            ProcessPoolExecutor(max_workers=max(workers, 1)) as pool:
+        results = []
+        for result in (map if workers <= 1 else pool.map)(function, jobs):
+            results.append(result)
+            bar.update()
+        return results
 
 
 def _row(case: str, metric: str, value: float, samples: list[float]) -> dict[str, object]:
