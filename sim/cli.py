@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim import metrics, output, runner
+from sim import comparison, metrics, output, runner
 from sim import scenario as scenario_file
 from sim.errors import ConvsimError
 from sim.streams import Streams
@@ -25,11 +25,14 @@ def _run(args: argparse.Namespace) -> int:
         registry.resolve(name)
     started = time.perf_counter()
     with output.EventStream(args.out, csv=args.csv) as stream:
-        result = runner.run(scenario, names, seed=args.seed, progress=True, event_sink=stream)
+        result = runner.run(scenario, names, seed=args.seed, progress=True, event_sink=stream,
+                            replications=args.replications)
     elapsed = time.perf_counter() - started
     written = stream.paths + output.write(result, args.out, csv=args.csv, events=False)
     print(_kpi_table(result))
-    print(f"\n{len(result.conversations):,} conversations over {len(names)} run(s) in {elapsed:.2f} s; "
+    if args.replications > 1:
+        print(f"(means over {args.replications} replications; summary.json holds their 95% intervals)")
+    print(f"\n{len(result.conversations):,} conversations over {len(result.summary)} run(s) in {elapsed:.2f} s; "
           f"files in {args.out}/: {', '.join(p.name for p in written)}")
     return 0
 
@@ -56,12 +59,12 @@ def _compare(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     table = experiment.replicate(scenario, names, args.replications, folder, args.workers, progress=True,
                                  scheduler=args.scheduler)
-    comparison = experiment.compare(table, names[0])
+    compared = comparison.compare(table, names[0])
     output.atomic_write(folder / "replications.parquet", lambda p: table.to_parquet(p, index=False))
-    output.atomic_write(folder / "comparison.csv", lambda p: comparison.to_csv(p, index=False))
-    text = json.dumps(output.comparison_json(comparison, args.replications, names[0]), indent=2)
+    output.atomic_write(folder / "comparison.csv", lambda p: compared.to_csv(p, index=False))
+    text = json.dumps(output.comparison_json(compared, args.replications, names[0]), indent=2)
     output.atomic_write(folder / "summary.json", lambda p: p.write_text(text + "\n"))
-    for line in experiment.format_comparison(comparison, names[0]):
+    for line in comparison.format_comparison(compared, names[0]):
         print(line)
     print(f"\n{len(names)} strategies x {args.replications} replications; files in {folder}/: "
           "replications.parquet, comparison.csv, summary.json, runs/")
@@ -160,6 +163,17 @@ def _trace_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A command-line count: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="convsim", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -169,34 +183,36 @@ def parser() -> argparse.ArgumentParser:
                      help="strategy to run (repeat for several; default: the scenario's)")
     run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     run.add_argument("--out", default="out", help="output folder (default: out)")
+    run.add_argument("--replications", type=_count, default=1, metavar="N",
+                     help="days simulated per strategy, on seeds seed … seed+N-1 (default 1)")
     run.add_argument("--csv", action="store_true", help="also write every table as CSV")
     run.set_defaults(handler=_run)
     compare = commands.add_parser("compare", help="strategies on common random numbers, with replications")
     compare.add_argument("scenario")
     compare.add_argument("--strategies", required=True, help="comma-separated; the first is the baseline")
-    compare.add_argument("--replications", type=int, default=30)
+    compare.add_argument("--replications", type=_count, default=30)
     compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
-    compare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    compare.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     compare.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
     compare.set_defaults(handler=_compare)
     sweep = commands.add_parser("sweep", help="vary scenario parameters over a grid, with replications")
     sweep.add_argument("scenario")
     sweep.add_argument("--grid", required=True, help="YAML: parameters (dotted path: values), replications, strategies")
     sweep.add_argument("--out", default="out/sweep", help="output folder; rerun to resume (default out/sweep)")
-    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    sweep.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     sweep.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
     sweep.set_defaults(handler=_sweep)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")
-    validate.add_argument("--replications", type=int, help="independent runs per case")
-    validate.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    validate.add_argument("--replications", type=_count, help="independent runs per case")
+    validate.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     validate.set_defaults(handler=_validate)
     trace = commands.add_parser("trace", help="generate, fit or show arrival traces")
     traces = trace.add_subparsers(dest="trace_command", required=True)
     generate = traces.add_parser("generate", help="draw a trace from a scenario's generate section")
     generate.add_argument("scenario")
-    generate.add_argument("--days", type=int, default=1)
+    generate.add_argument("--days", type=_count, default=1)
     generate.add_argument("--seed", type=int)
     generate.add_argument("--out", required=True, help="a .csv or .parquet file")
     generate.set_defaults(handler=_trace_generate)

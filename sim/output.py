@@ -19,7 +19,7 @@ from sim import metrics
 from sim.records import RunInfo
 from sim.runner import Result
 
-TABLES = ("conversations", "events", "agents", "intervals")
+TABLES = ("conversations", "events", "agents", "intervals", "summary")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -125,7 +125,13 @@ def write(result: Result, folder: str | Path, csv: bool = False, events: bool = 
             atomic_write(path, lambda p, t=table: t.to_csv(p, index=False))
             written.append(path)
     path = folder / "summary.json"
-    text = json.dumps(summary_json(result.summary), indent=2)
+    replications = int(result.summary.groupby("strategy", observed=True).size().max())
+    if replications > 1:
+        compared = result.compare()
+        content = comparison_json(compared, replications, str(compared["strategy"].iloc[0]))
+    else:
+        content = summary_json(result.summary)
+    text = json.dumps(content, indent=2)
     atomic_write(path, lambda p: p.write_text(text + "\n"))
     written.append(path)
     return written

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sim import arrivals, metrics
+from sim import arrivals, comparison, metrics
 from sim import scenario as scenario_file
 from sim.records import RunRecords
 from sim.scenario import Scenario
@@ -27,8 +27,13 @@ class Result:
     summary: pd.DataFrame  # a row per run, a column per KPI
 
     def kpis(self) -> pd.DataFrame:
-        """The KPIs side by side: a row per KPI, a column per strategy."""
-        return self.summary.set_index("strategy")[list(metrics.KPIS)].T
+        """The KPIs side by side: a row per KPI, a column per strategy (the mean over replications)."""
+        return self.summary.groupby("strategy", observed=True, sort=False)[list(metrics.KPIS)].mean().T
+
+    def compare(self, baseline: str | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Per strategy and KPI, the mean over replications with its confidence interval, and the
+        difference to ``baseline`` (the first strategy) paired by replication (see :mod:`sim.comparison`)."""
+        return comparison.compare(comparison.tidy(self.summary), baseline, level)
 
     @classmethod
     def combine(cls, results: Sequence[Result]) -> Result:
@@ -81,15 +86,25 @@ def tables(records: RunRecords) -> Result:
 
 def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = None,
         seed: int | None = None, trace: pd.DataFrame | None = None, progress: bool = False,
-        event_sink: EventSink | None = None) -> Result:
-    """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed.
+        event_sink: EventSink | None = None, replications: int = 1) -> Result:
+    """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed, or
+    on ``replications`` days of seeds ``seed``, ``seed + 1`` … (a trace drawn for each unless given).
 
     Every strategy meets the same contacts with the same draws (common random numbers). With an
     ``event_sink`` the event log goes there as it is written, and ``Result.events`` stays empty.
     """
     if not isinstance(scenario, Scenario):
         scenario = scenario_file.load(scenario)
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
     names = [strategy] if isinstance(strategy, str) or strategy is None else list(strategy)
-    if trace is None:
-        trace = arrivals.for_scenario(scenario, seed)
-    return Result.combine([tables(simulate(scenario, name, seed, trace, progress, event_sink)) for name in names])
+    first = scenario.seed if seed is None else seed
+    results = []
+    with tqdm(total=replications * len(names), unit="run", desc="runs", delay=2,
+              disable=not progress or replications * len(names) == 1) as bar:
+        for replication in range(replications):
+            day = trace if trace is not None else arrivals.for_scenario(scenario, first + replication)
+            for name in names:
+                results.append(tables(simulate(scenario, name, first + replication, day, progress, event_sink)))
+                bar.update()
+    return Result.combine(results)

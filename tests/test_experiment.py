@@ -10,7 +10,7 @@ import pytest
 
 import sim
 from helpers import make_scenario
-from sim import experiment
+from sim import comparison, experiment
 
 STRATEGIES = ["round_robin", "least_busy", "skill_based"]
 
@@ -32,13 +32,13 @@ def test_common_random_numbers_make_the_paired_difference_far_less_variable(defa
 def test_the_tidy_table_and_the_comparison(default_table):
     assert set(default_table.columns) == {"strategy", "replication", "seed", "kpi", "value"}
     assert len(default_table) == 3 * 12 * len(sim.metrics.KPIS)
-    comparison = experiment.compare(default_table)
-    row = comparison[(comparison.kpi == "service_level") & (comparison.strategy == "skill_based")].iloc[0]
+    compared = comparison.compare(default_table)
+    row = compared[(compared.kpi == "service_level") & (compared.strategy == "skill_based")].iloc[0]
     values = default_table[(default_table.kpi == "service_level") & (default_table.strategy == "skill_based")]["value"]
     assert row["mean"] == pytest.approx(values.mean())
     assert row["ci_low"] < row["mean"] < row["ci_high"]
     assert row["significant"] == (not row["difference_ci_low"] <= 0 <= row["difference_ci_high"])
-    baseline = comparison[comparison.strategy == "round_robin"]
+    baseline = compared[compared.strategy == "round_robin"]
     assert baseline["difference"].isna().all() and not baseline["significant"].any()
 
 
@@ -53,8 +53,8 @@ def test_confidence_intervals_cover_a_known_mean_at_about_the_right_rate():
     experiments, covered = 120, 0
     for k in range(experiments):
         table = experiment.replicate(scenario.model_copy(update={"seed": 1000 * k}), ["round_robin"], 5, workers=1)
-        comparison = experiment.compare(table)
-        row = comparison[comparison.kpi == "bot_resolution_rate"].iloc[0]
+        compared = comparison.compare(table)
+        row = compared[compared.kpi == "bot_resolution_rate"].iloc[0]
         covered += row["ci_low"] <= 0.3 <= row["ci_high"]
     rate = covered / experiments
     assert abs(rate - 0.95) < 4 * math.sqrt(0.95 * 0.05 / experiments), rate
