@@ -163,6 +163,26 @@ def _trace_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _staff(args: argparse.Namespace) -> int:
+    from sim import staffing, units
+
+    targets = [staffing.Target.parse(text) for text in args.target]
+    scenario = scenario_file.load(args.scenario)
+    if args.strategy:
+        registry.resolve(args.strategy)
+    try:
+        interval = units.duration(args.interval) if args.interval else None
+    except (ValueError, TypeError) as exc:
+        raise ConvsimError(f"--interval {args.interval!r}: {exc}") from None
+    study = staffing.requirement(scenario, targets, args.strategy, interval, args.replications, args.confidence,
+                                 args.workers, progress=True)
+    written = study.write(args.out)
+    for line in staffing.describe(study):
+        print(line)
+    print(f"\nfiles in {args.out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def _count(text: str) -> int:
     """A command-line count: a whole number of at least 1."""
     try:
@@ -202,6 +222,18 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     sweep.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
     sweep.set_defaults(handler=_sweep)
+    staff = commands.add_parser("staff", help="agents needed per team and interval for service targets")
+    staff.add_argument("scenario")
+    staff.add_argument("--target", action="append", required=True, metavar="TARGET",
+                       help="e.g. service_level>=0.8@60s, abandonment_rate<=0.05 (repeat; all must hold)")
+    staff.add_argument("--strategy", help="assignment strategy (default: the scenario's)")
+    staff.add_argument("--interval", help="15m, 30m or 1h … (default: the scenario's interval)")
+    staff.add_argument("--replications", type=_count, default=20, help="days simulated per trial (default 20)")
+    staff.add_argument("--confidence", type=float, default=0.9,
+                       help="one-sided confidence that each interval meets the targets (default 0.9)")
+    staff.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
+    staff.add_argument("--out", default="out/staff", help="output folder (default out/staff)")
+    staff.set_defaults(handler=_staff)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")

@@ -17,10 +17,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from sim import metrics
 from sim.errors import ConvsimError, ScenarioError
@@ -29,6 +29,15 @@ from sim.runner import simulate, tables
 from sim.scenario import Scenario
 
 ATTEMPTS = 3  # a run whose worker dies is tried this many times in all
+J = TypeVar("J", bound="Named")
+R = TypeVar("R")
+
+
+class Named(Protocol):
+    """A job: anything with a unique ``name`` that a picklable worker function takes."""
+
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     missing = [job for job in jobs if job.name not in done]
     with tqdm(total=len(jobs), initial=len(jobs) - len(missing), unit="run", desc="runs", disable=not progress,
               smoothing=0.1) as bar:
-        execute = _execute if scheduler is None else _dask_executor(scheduler, workers)
+        execute = local_executor if scheduler is None else _dask_executor(scheduler, workers)
         for job, kpis in execute(missing, workers, worker):
             done[job.name] = kpis
             if runs_dir is not None:
@@ -97,8 +106,7 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     return table
 
 
-def _execute(jobs: list[Job], workers: int | None,
-             worker: Callable[[Job], dict[str, Any]]) -> Iterable[tuple[Job, dict[str, Any]]]:
+def local_executor(jobs: list[J], workers: int | None, worker: Callable[[J], R]) -> Iterable[tuple[J, R]]:
     """Results as they finish: in this process for one worker, else on a process pool that is made
     anew when a worker dies, its unfinished runs tried again (up to ``ATTEMPTS`` times each)."""
     workers = workers or os.cpu_count() or 1

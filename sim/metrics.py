@@ -144,15 +144,16 @@ def agents(records: RunRecords) -> pd.DataFrame:
     })
 
 
-def _offered(frame: pd.DataFrame, records: RunRecords) -> np.ndarray:
-    """Inbound conversations that reached an agent queue and whose service outcome is known."""
+def offered(frame: pd.DataFrame, duration: float, service_target: float) -> np.ndarray:
+    """Inbound conversations that reached an agent queue and whose service outcome is known (a run of
+    ``duration`` seconds)."""
     reached = (frame["source"] == "contact").to_numpy() & frame["queued_at"].notna().to_numpy()
     unknown = (frame["first_response_at"].isna() & (frame["outcome"] == "open_at_end")).to_numpy()
-    censored = unknown & (frame["opened_at"].to_numpy() > records.info.duration - records.info.service_target)
+    censored = unknown & (frame["opened_at"].to_numpy() > duration - service_target)
     return reached & ~censored
 
 
-def _area(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges)."""
     def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
         points = np.sort(points)
@@ -181,10 +182,10 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
         return np.bincount(np.minimum((times // width).astype(np.int64), cells - 1), minlength=cells)
 
     opened = frame["opened_at"].to_numpy()
-    offered = _offered(frame, records)
+    is_offered = offered(frame, records.info.duration, records.info.service_target)
     first = frame["first_response_time"].to_numpy()
-    answered_in_time = offered & (first <= records.info.service_target)
-    abandoned = offered & (frame["outcome"] == "abandoned").to_numpy()
+    answered_in_time = is_offered & (first <= records.info.service_target)
+    abandoned = is_offered & (frame["outcome"] == "abandoned").to_numpy()
     queued = frame["queued_at"].to_numpy()
     left = np.where(np.isnan(frame["left_queue_at"].to_numpy()), horizon, frame["left_queue_at"].to_numpy())
     in_queue = ~np.isnan(queued)
@@ -195,13 +196,13 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     capacity = records.agents["capacity"]
     slots = np.array([cap for cap, spans in zip(capacity, records.online, strict=True) for _ in spans])
     lengths = np.diff(grid)
-    online = _area(online_spans[:, 0], online_spans[:, 1], grid) if len(online_spans) else np.zeros(cells)
+    online = overlap(online_spans[:, 0], online_spans[:, 1], grid) if len(online_spans) else np.zeros(cells)
     online_slots = np.zeros(cells)
     for cap in np.unique(slots):
         spans = online_spans[slots == cap]
-        online_slots += cap * _area(spans[:, 0], spans[:, 1], grid)
-    busy_slots = _area(assigned[has_agent], busy_end[has_agent], grid)
-    n_offered = per_cell(opened, offered)
+        online_slots += cap * overlap(spans[:, 0], spans[:, 1], grid)
+    busy_slots = overlap(assigned[has_agent], busy_end[has_agent], grid)
+    n_offered = per_cell(opened, is_offered)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
             "strategy": pd.Categorical([records.info.strategy] * cells),
@@ -215,7 +216,7 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
             "abandoned": per_cell(opened, abandoned),
             "service_level": per_cell(opened, answered_in_time) / n_offered,
             "abandonment_rate": per_cell(opened, abandoned) / n_offered,
-            "queue_length_mean": _area(queued[in_queue], left[in_queue], grid) / lengths,
+            "queue_length_mean": overlap(queued[in_queue], left[in_queue], grid) / lengths,
             "agents_online_mean": online / lengths,
             "occupancy": busy_slots / online_slots,
         })
@@ -237,10 +238,10 @@ def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame)
     if records.info.warmup > 0:
         frame = frame[frame["opened_at"] >= records.info.warmup]
     inbound = (frame["source"] == "contact").to_numpy()
-    offered = _offered(frame, records)
+    is_offered = offered(frame, records.info.duration, records.info.service_target)
     outcome = frame["outcome"].to_numpy()
     first = frame["first_response_time"].to_numpy()
-    answered = offered & ~np.isnan(first)
+    answered = is_offered & ~np.isnan(first)
     agent_closed = np.isin(outcome, ["resolved", "auto_closed"])
     working = agent_table[agent_table["online_time"] > 0]
     skill = frame["skill_match"].dropna()
@@ -257,9 +258,9 @@ def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame)
         "seed": records.info.seed,
         "conversations_opened": len(frame),
         "conversations_closed": int((outcome != "open_at_end").sum()),
-        "offered": int(offered.sum()),
-        "abandonment_rate": share(offered & (outcome == "abandoned"), offered),
-        "service_level": share(answered & (first <= records.info.service_target), offered),
+        "offered": int(is_offered.sum()),
+        "abandonment_rate": share(is_offered & (outcome == "abandoned"), is_offered),
+        "service_level": share(answered & (first <= records.info.service_target), is_offered),
         "service_level_of_answered": share(answered & (first <= records.info.service_target), answered),
         "first_response_time_mean": mean(first[answered]),
         "first_response_time_p90": float(np.percentile(first[answered], 90)) if answered.any() else float("nan"),

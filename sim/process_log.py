@@ -74,7 +74,8 @@ def process_log(events: pd.DataFrame) -> pd.DataFrame:
     starts[1:] = (np.diff(strategy_code) != 0) | (np.diff(seed) != 0) | (np.diff(conversation) != 0)
     case_index = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
-    case_ids = np.array([f"{strategies[s]}/{k}/{c}" for s, k, c in
+    names = list(strategies)
+    case_ids = np.array([f"{names[s]}/{k}/{c}" for s, k, c in
                          zip(strategy_code[first], seed[first], conversation[first], strict=True)], dtype=object)
 
     activity = _values(events["event"])[order]
@@ -103,7 +104,7 @@ def process_log(events: pd.DataFrame) -> pd.DataFrame:
     return log
 
 
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
                           "\t": "&#9;"})
 
@@ -181,7 +182,10 @@ def write_xes(log: pd.DataFrame, path: Path) -> None:
         with temporary.open("w", encoding="utf-8", newline="\n") as handle:
             handle.writelines(lines)
 
-    atomic_write(Path(path), write)
+    try:
+        atomic_write(Path(path), write)
+    except ConvsimError as exc:
+        raise ConvsimError(f"{path}: {exc}") from None
 
 
 def export(folder: Path, fmt: str = "csv") -> Path:

@@ -204,6 +204,27 @@ class AgentSpec(_Model):
     def ids(self) -> list[str]:
         return [self.id] if self.count == 1 else [f"{self.id}-{i}" for i in range(1, self.count + 1)]
 
+    def online(self, start: dt.datetime, horizon: float) -> list[tuple[float, float]]:
+        """The shifts as absolute (begin, end) seconds from ``start``, merged, over ``horizon`` seconds."""
+        if not self.shifts:
+            return [(0.0, float("inf"))]
+        midnight = -units.time_of_day(start)
+        days = {WEEKDAYS.index(d) for d in self.days}
+        spans: list[tuple[float, float]] = []
+        for day in range(-2, int(horizon // 86400) + 2):
+            if (start.weekday() + day) % 7 not in days:
+                continue
+            for shift in self.shifts:
+                begin, end = midnight + day * 86400 + shift.start, midnight + day * 86400 + shift.end
+                if end <= 0 or begin >= horizon:
+                    continue
+                begin = max(begin, 0.0)
+                if spans and begin <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+                else:
+                    spans.append((begin, end))
+        return sorted(spans)
+
 
 def _hm(shift: Shift) -> str:
     def fmt(s: float) -> str:

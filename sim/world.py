@@ -18,13 +18,12 @@ import pandas as pd
 import simpy
 
 from sim import events as ev
-from sim import units
 from sim.arrivals import GIVEN
 from sim.distributions import Constant
 from sim.errors import ScenarioError, TraceError
 from sim.invariants import InvariantError, Invariants
 from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
-from sim.scenario import WEEKDAYS, AgentSpec, Ask, Scenario
+from sim.scenario import AgentSpec, Ask, Scenario
 from sim.streams import Draws, Fixed, Given, Streams, uniform
 from strategies import Strategy
 from strategies import registry as strategy_registry
@@ -321,30 +320,7 @@ class World:
                 team.free[agent] = None
                 agent.comes_online = self.env.event()  # every agent starts offline
                 self.agents.append(agent)
-                self._shifts.append((agent, self._online_intervals(spec)))
-
-    def _online_intervals(self, spec: AgentSpec) -> list[tuple[float, float]]:
-        """The agent's shifts as absolute (start, end) seconds over the scenario, merged."""
-        horizon = self.scenario.duration
-        if not spec.shifts:
-            return [(0.0, float("inf"))]
-        start = self.scenario.start
-        midnight = -units.time_of_day(start)
-        days = {WEEKDAYS.index(d) for d in spec.days}
-        intervals: list[tuple[float, float]] = []
-        for day in range(-2, int(horizon // 86400) + 2):
-            if (start.weekday() + day) % 7 not in days:
-                continue
-            for shift in spec.shifts:
-                begin, end = midnight + day * 86400 + shift.start, midnight + day * 86400 + shift.end
-                if end <= 0 or begin >= horizon:
-                    continue
-                begin = max(begin, 0.0)
-                if intervals and begin <= intervals[-1][1]:
-                    intervals[-1] = (intervals[-1][0], max(end, intervals[-1][1]))
-                else:
-                    intervals.append((begin, end))
-        return sorted(intervals)
+                self._shifts.append((agent, spec.online(self.scenario.start, self.scenario.duration)))
 
     # ------------------------------------------------------------------------------------- running
 
