@@ -158,7 +158,7 @@ def _trace_show(args: argparse.Namespace) -> int:
     mix = trace["channel"].value_counts(normalize=True)
     print("channels: " + ", ".join(f"{name} {share:.1%}" for name, share in mix.items()))
     png = Path(args.png or Path(args.file).with_suffix(".png"))
-    report.arrival_profile(stamps, png, f"Arrival profile of {Path(args.file).name}")
+    report.save(report.arrival_profile(stamps, f"Arrival profile of {Path(args.file).name}"), png)
     print(f"profile drawn to {png}")
     return 0
 
@@ -180,6 +180,14 @@ def _staff(args: argparse.Namespace) -> int:
     for line in staffing.describe(study):
         print(line)
     print(f"\nfiles in {args.out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim import report
+
+    path = report.build(args.folder, args.title)
+    print(f"report written: {path.resolve()}")
     return 0
 
 
@@ -234,6 +242,10 @@ def parser() -> argparse.ArgumentParser:
     staff.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     staff.add_argument("--out", default="out/staff", help="output folder (default out/staff)")
     staff.set_defaults(handler=_staff)
+    reporting = commands.add_parser("report", help="write report.html and figures for an output folder")
+    reporting.add_argument("folder", help="the --out folder of run, compare, sweep or staff")
+    reporting.add_argument("--title", help="the report's title (default: from the folder's name)")
+    reporting.set_defaults(handler=_report)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")

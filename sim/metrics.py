@@ -35,13 +35,14 @@ KPIS = {  # name: unit
 
 
 def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
-    """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632 (signed: +0.3%)."""
+    """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632; ``signed`` for a
+    difference (a share's in percentage points: +0.3 pts)."""
     if value != value:
         return "-"
     sign = "+" if signed else ""
     unit = KPIS[kpi]
     if unit == "share":
-        return f"{value * 100:{sign}.1f}%"
+        return f"{value * 100:{sign}.1f} pts" if signed else f"{value * 100:.1f}%"
     if unit == "seconds":
         return f"{value:{sign}.1f} s"
     if unit == "index":
@@ -256,6 +257,7 @@ def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame)
     return {
         "strategy": records.info.strategy,
         "seed": records.info.seed,
+        "service_target": records.info.service_target,
         "conversations_opened": len(frame),
         "conversations_closed": int((outcome != "open_at_end").sum()),
         "offered": int(is_offered.sum()),

@@ -1,39 +1,432 @@
-"""Figures (matplotlib, drawn to files) for people to look at."""
+"""Figures (matplotlib) and the self-contained HTML report of an output folder.
+
+Every figure function returns a :class:`matplotlib.figure.Figure` (shown inline in a notebook, saved by
+the report) and gives each strategy the same colour everywhere (:func:`palette`). No pyplot state is
+touched, so importing this module changes nothing in a notebook's plotting.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from sim import comparison, metrics
+from sim.errors import ConvsimError
 from sim.output import atomic_write
+from sim.staffing import Staffing
+
+BUILT_IN = {"round_robin": "#1f77b4", "least_busy": "#ff7f0e", "skill_based": "#2ca02c", "random": "#d62728",
+            "longest_idle": "#9467bd", "sticky": "#8c564b"}
+OTHERS = ["#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#ad494a"]
+HEADLINE = ["service_level", "abandonment_rate", "first_response_time_mean", "agent_occupancy_mean"]
 
 
-def arrival_profile(timestamps: pd.Series, path: Path, title: str) -> None:
+def palette(strategies: list[str]) -> dict[str, str]:
+    """One colour per strategy: the built-ins' own, others in order from the rest."""
+    spare = iter(OTHERS * (1 + len(strategies) // len(OTHERS)))
+    return {name: BUILT_IN.get(name) or next(spare) for name in strategies}
+
+
+def _figure(width: float = 9.0, height: float = 4.5, **grid: object) -> tuple[Figure, np.ndarray]:
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.subplots(squeeze=False, **grid)
+    return figure, axes
+
+
+def _share_axis(axes: object) -> None:
+    axes.yaxis.set_major_formatter(lambda value, _pos: f"{value:.0%}")  # type: ignore[attr-defined]
+
+
+def kpi_figure(compared: pd.DataFrame) -> Figure:
+    """The headline KPIs per strategy, each with its 95 % confidence interval when there are replications."""
+    strategies = list(dict.fromkeys(compared["strategy"].astype(str)))
+    colours = palette(strategies)
+    figure, axes = _figure(11, 3.6, ncols=len(HEADLINE))
+    for ax, kpi in zip(axes[0], HEADLINE, strict=True):
+        rows = compared[compared["kpi"] == kpi]
+        rows = rows.set_index(rows["strategy"].astype(str)).reindex(strategies)
+        means = rows["mean"].to_numpy(dtype=float)
+        low, high = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
+        errors = np.vstack([means - low, high - means])
+        ax.bar(range(len(strategies)), means, color=[colours[s] for s in strategies],
+               yerr=None if np.isnan(errors).all() else errors, capsize=4)
+        ax.set_xticks(range(len(strategies)), strategies, rotation=30, ha="right", fontsize="small")
+        unit = metrics.KPIS[kpi]
+        ax.set_title(kpi.replace("_", " ").replace(" mean", " (mean)"), fontsize="medium")
+        if unit == "share":
+            _share_axis(ax)
+        ax.set_ylabel({"share": "share", "seconds": "seconds"}.get(unit, unit))
+        ax.grid(axis="y", alpha=0.3)
+    figure.suptitle("Headline KPIs per strategy (bars: 95 % confidence interval over replications)")
+    return figure
+
+
+def first_response_figure(conversations: pd.DataFrame, target: float | None = None) -> Figure:
+    """Distribution of first response times per strategy (cumulative share answered within t)."""
+    strategies = list(dict.fromkeys(conversations["strategy"].astype(str)))
+    colours = palette(strategies)
+    figure, axes = _figure(9, 4.5)
+    ax = axes[0, 0]
+    times = conversations["first_response_time"].dropna().to_numpy()
+    top = float(np.percentile(times, 99)) if len(times) else 1.0
+    for name in strategies:
+        own = np.sort(conversations.loc[conversations["strategy"].astype(str) == name,
+                                        "first_response_time"].dropna().to_numpy())
+        if len(own):
+            ax.step(own, np.arange(1, len(own) + 1) / len(own), where="post", color=colours[name], label=name,
+                    linewidth=1.6)
+    if target is not None:
+        ax.axvline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g} s")
+    ax.set(xlim=(0, top), ylim=(0, 1), xlabel="first response time (seconds, to the 99th percentile)",
+           ylabel="share of answered conversations", title="First response time: share answered within t")
+    _share_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return figure
+
+
+def through_day_figure(intervals: pd.DataFrame, target: float | None = None) -> Figure:
+    """Service level and queue length per interval of the day, per strategy (mean over replications)."""
+    strategies = list(dict.fromkeys(intervals["strategy"].astype(str)))
+    colours = palette(strategies)
+    figure, axes = _figure(11, 4.2, ncols=2)
+    frame = intervals.assign(hour=intervals["interval_ts"].dt.hour + intervals["interval_ts"].dt.minute / 60)
+    for name in strategies:
+        own = frame[frame["strategy"].astype(str) == name]
+        offered = own.groupby("hour")[["answered_within_target", "offered"]].sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            level = offered["answered_within_target"] / offered["offered"].where(offered["offered"] > 0)
+        axes[0, 0].plot(level.index, level.to_numpy(), color=colours[name], label=name, linewidth=1.5)
+        queue = own.groupby("hour")["queue_length_mean"].mean()
+        axes[0, 1].plot(queue.index, queue.to_numpy(), color=colours[name], label=name, linewidth=1.5)
+    if target is not None:
+        axes[0, 0].axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:.0%}")
+    axes[0, 0].set(title="Service level by interval opened", xlabel="hour of day", ylabel="answered within target",
+                   ylim=(0, 1.02), xlim=(0, 24))
+    _share_axis(axes[0, 0])
+    axes[0, 1].set(title="Queue length", xlabel="hour of day", ylabel="conversations waiting (mean)", xlim=(0, 24))
+    for ax in axes[0]:
+        ax.set_xticks(range(0, 25, 3))
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize="small")
+    return figure
+
+
+def agents_figure(agents: pd.DataFrame) -> Figure:
+    """Per agent: occupancy, and conversations handled (workload fairness), per strategy."""
+    working = agents[agents["online_time"] > 0]
+    strategies = list(dict.fromkeys(working["strategy"].astype(str)))
+    colours = palette(strategies)
+    per_agent = working.groupby(["strategy", "agent_id"], observed=True)[["occupancy", "handled"]].mean().reset_index()
+    order = list(dict.fromkeys(working["agent_id"].astype(str)))
+    figure, axes = _figure(11, 4.6, nrows=1, ncols=2)
+    width = 0.8 / max(1, len(strategies))
+    for i, name in enumerate(strategies):
+        own = per_agent[per_agent["strategy"].astype(str) == name].set_index("agent_id").reindex(order)
+        positions = np.arange(len(order)) + (i - (len(strategies) - 1) / 2) * width
+        gini = metrics.gini(own["handled"].dropna().to_numpy())
+        axes[0, 0].bar(positions, own["occupancy"], width, color=colours[name], label=name)
+        axes[0, 1].bar(positions, own["handled"], width, color=colours[name], label=f"{name} (Gini {gini:.3f})")
+    for ax, title, label in ((axes[0, 0], "Occupancy per agent", "busy slot-time / online slot-time"),
+                             (axes[0, 1], "Conversations handled per agent", "conversations a day (mean)")):
+        ax.set_xticks(range(len(order)), order, rotation=90, fontsize="x-small")
+        ax.set(title=title, ylabel=label)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize="small")
+    _share_axis(axes[0, 0])
+    return figure
+
+
+def staffing_figure(cells: pd.DataFrame) -> Figure:
+    """Per team: agents required by simulation, by Erlang C and A, and the scenario's plan, through the day."""
+    teams = list(dict.fromkeys(cells["team"]))
+    figure, axes = _figure(11, 2.8 * len(teams), nrows=len(teams), sharex=True)
+    for ax, team in zip(axes[:, 0], teams, strict=True):
+        own = cells[cells["team"] == team]
+        hours = own["start_seconds"].to_numpy() / 3600
+        edges = np.append(hours, hours[-1] + (hours[1] - hours[0] if len(hours) > 1 else 1))
+        ax.fill_between(edges, np.append(own["planned"], own["planned"].iloc[-1]), step="post", color="0.85",
+                        label="plan (scenario shifts)")
+        for column, style, label in (("required", dict(color="#d62728", linewidth=2.2), "required (simulation)"),
+                                     ("erlang_c", dict(color="black", linestyle="--", linewidth=1.2), "Erlang C"),
+                                     ("erlang_a", dict(color="#1f77b4", linestyle=":", linewidth=1.6), "Erlang A")):
+            values = own[column].to_numpy(dtype=float)
+            ax.step(edges, np.append(values, values[-1]), where="post", label=label, **style)
+        for status, marker, label in (("capped", "v", "capped: target (nearly) out of reach"),
+                                      ("unconfirmed", "x", "unconfirmed on fresh seeds")):
+            marked = (own["status"] == status).to_numpy()
+            ax.plot(hours[marked] + (edges[1] - edges[0]) / 2, own["required"].to_numpy()[marked], marker,
+                    linestyle="none", color="#d62728", markersize=5, label=label)
+        ax.set(title=f"{team}", ylabel="agents online")
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 2))
+    figure.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=6, fontsize="small")
+    axes[-1, 0].set_xlabel("hour of day")
+    figure.suptitle("Agents required per interval vs the plan")
+    return figure
+
+
+def arrival_profile(timestamps: pd.Series, title: str) -> Figure:
     """Messages per hour through the day, averaged over the days of the trace, one line per weekday
     when the trace covers a week or more."""
     stamps = pd.to_datetime(timestamps)
     days = max(1, (stamps.max().normalize() - stamps.min().normalize()).days + 1)
     hour = stamps.dt.hour + stamps.dt.minute / 60
     bins = np.arange(0, 24.25, 0.25)
-    figure, axes = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    figure, axes = _figure(9, 4.5)
+    ax = axes[0, 0]
     if days >= 7:
         for day, name in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]):
             mask = stamps.dt.day_of_week == day
             count = max(1, stamps[mask].dt.normalize().nunique())
             values, _ = np.histogram(hour[mask], bins=bins)
-            axes.step(bins[:-1], values * 4 / count, where="post", label=name, linewidth=1.2)
-        axes.legend(ncols=7, fontsize="small", loc="upper left")
+            ax.step(bins[:-1], values * 4 / count, where="post", label=name, linewidth=1.2)
+        ax.legend(ncols=7, fontsize="small", loc="upper left")
     else:
         values, _ = np.histogram(hour, bins=bins)
-        axes.step(bins[:-1], values * 4 / days, where="post", color="tab:blue", linewidth=1.5)
-    axes.set(title=title, xlabel="hour of day", ylabel="messages per hour (15-minute bins)", xlim=(0, 24))
-    axes.set_xticks(range(0, 25, 2))
-    axes.grid(alpha=0.3)
-    atomic_write(path, lambda p: figure.savefig(p, dpi=120, format="png"))
-    plt.close(figure)
+        ax.step(bins[:-1], values * 4 / days, where="post", color="tab:blue", linewidth=1.5)
+    ax.set(title=title, xlabel="hour of day", ylabel="messages per hour (15-minute bins)", xlim=(0, 24))
+    ax.set_xticks(range(0, 25, 2))
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def save(figure: Figure, path: Path) -> None:
+    """Write a figure as PNG, atomically."""
+    data = _png(figure)
+    atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def conclusion(table: pd.DataFrame, study: Staffing | None = None) -> str:
+    """A paragraph in plain words computed from the numbers of a tidy replications table (strategy,
+    replication, kpi, value): which strategy leads on each headline KPI and whether its lead over the
+    runner-up is significant (paired 95 % interval); then what the staffing ``study`` found."""
+    sentences = []
+    strategies = list(table["strategy"].cat.categories)
+    replications = int(table["replication"].nunique())
+    if len(strategies) > 1 and replications > 1:
+        means = comparison.compare(table)
+        for kpi, better in (("service_level", "highest"), ("abandonment_rate", "lowest"),
+                            ("first_response_time_mean", "shortest"), ("workload_gini", "most even")):
+            rows = means[means["kpi"] == kpi].dropna(subset=["mean"])
+            if len(rows) < 2:
+                continue
+            ranked = rows.sort_values("mean", ascending=better != "highest")
+            best, second = ranked.iloc[0], ranked.iloc[1]
+            paired = comparison.compare(table, str(best["strategy"]))
+            gap = paired[(paired["kpi"] == kpi) & (paired["strategy"] == second["strategy"])].iloc[0]
+            name = kpi.replace("_", " ").replace(" mean", "").replace("workload gini", "workload (Gini)")
+            text = (f"{best['strategy']} has the {better} {name} ({metrics.format_kpi(kpi, best['mean'])}, 95 % CI "
+                    f"{metrics.format_kpi(kpi, best['ci_low'])} to {metrics.format_kpi(kpi, best['ci_high'])})")
+            difference = metrics.format_kpi(kpi, -gap["difference"], signed=True)
+            if gap["significant"]:
+                sentences.append(f"{text}; its lead over {second['strategy']} ({difference}) is significant.")
+            else:
+                sentences.append(f"{text}, but its lead over {second['strategy']} ({difference}) is within the "
+                                 f"noise of {replications} replications.")
+    elif len(strategies) > 1:
+        sentences.append("With one replication per strategy no difference can be called significant; "
+                         "run with --replications 10 or more for confidence intervals.")
+    if study is not None:
+        sentences += _staffing_sentences(study)
+    return " ".join(sentences)
+
+
+def _staffing_sentences(study: Staffing) -> list[str]:
+    cells = study.cells
+    hours = study.settings["interval"] / 3600
+    total = {column: cells[column].sum() * hours for column in ("required", "erlang_c", "erlang_a", "planned")}
+    short = cells[cells["status"] == "under"]
+    text = [f"To meet {', '.join(study.settings['targets'])} the simulation needs {total['required']:,.0f} "
+            f"agent-hours a day against {total['planned']:,.0f} planned; Erlang C would say {total['erlang_c']:,.0f} "
+            f"and Erlang A {total['erlang_a']:,.0f}."]
+    if len(short):
+        worst = short.loc[short["gap"].idxmin()]
+        text.append(f"The plan is short in {len(short)} team-interval(s), worst {worst['team']} at {worst['start']} "
+                    f"({-worst['gap']:g} agent(s) short).")
+    else:
+        text.append("The plan covers every interval.")
+    capped = cells[cells["status"] == "capped"]
+    if len(capped):
+        text.append(f"In {len(capped)} team-interval(s) a target is out of reach at any headcount (the workflow's "
+                    "own delays), so those are staffed to the best reachable.")
+    return text
+
+
+@dataclass
+class Folder:
+    """What an output folder of run / compare / sweep / staff holds."""
+
+    path: Path
+    conversations: pd.DataFrame | None = None
+    intervals: pd.DataFrame | None = None
+    agents: pd.DataFrame | None = None
+    replications: pd.DataFrame | None = None  # tidy: strategy, replication, seed, kpi, value
+    sweep: pd.DataFrame | None = None
+    study: Staffing | None = None
+    service_target: float | None = None
+
+    @classmethod
+    def read(cls, path: str | Path) -> Folder:
+        path = Path(path)
+        if not path.is_dir():
+            raise ConvsimError(f"{path}: no such folder")
+        found = cls(path)
+        for name in ("conversations", "intervals", "agents"):
+            if (path / f"{name}.parquet").exists():
+                setattr(found, name, pd.read_parquet(path / f"{name}.parquet"))
+        if (path / "summary.parquet").exists():
+            summary = pd.read_parquet(path / "summary.parquet")
+            found.replications = comparison.tidy(summary)
+            found.service_target = float(summary["service_target"].iloc[0]) if "service_target" in summary else None
+        elif (path / "replications.parquet").exists():
+            found.replications = pd.read_parquet(path / "replications.parquet")
+        if (path / "sweep.parquet").exists():
+            found.sweep = pd.read_parquet(path / "sweep.parquet")
+        if (path / "staffing.parquet").exists():
+            found.study = Staffing.read(path)
+        if all(getattr(found, n) is None for n in ("conversations", "replications", "sweep", "study")):
+            raise ConvsimError(f"{path}: no results to report (expected the output of convsim run, compare, sweep "
+                               "or staff: summary.parquet, replications.parquet, sweep.parquet or staffing.parquet)")
+        return found
+
+
+def build(folder: str | Path, title: str | None = None) -> Path:
+    """Write ``report.html`` (figures embedded, opens offline) and the figures as PNG into ``folder``."""
+    found = Folder.read(folder)
+    sections: list[str] = []
+    figures: dict[str, Figure] = {}
+    if found.replications is not None:
+        table = found.replications
+        table["strategy"] = pd.Categorical(table["strategy"].astype(str),
+                                           categories=list(dict.fromkeys(table["strategy"].astype(str))))
+        compared = comparison.compare(table)
+        replications = int(table["replication"].nunique())
+        paragraph = conclusion(table, found.study)
+        sections.append(_section("Conclusion", f"<p class='conclusion'>{html.escape(paragraph)}</p>"))
+        sections.append(_section(f"KPIs per strategy ({replications} replication{'s' * (replications > 1)}, "
+                                 "mean and 95 % confidence interval)", _kpi_table(compared, replications)))
+        figures["kpis"] = kpi_figure(compared)
+    elif found.study is not None:
+        sections.append(_section("Conclusion", "<p class='conclusion'>"
+                                 + html.escape(" ".join(_staffing_sentences(found.study))) + "</p>"))
+    if found.conversations is not None and len(found.conversations):
+        figures["first_response"] = first_response_figure(found.conversations, found.service_target)
+    if found.intervals is not None and len(found.intervals):
+        figures["through_the_day"] = through_day_figure(found.intervals)
+    if found.agents is not None and len(found.agents):
+        figures["agents"] = agents_figure(found.agents)
+    if found.study is not None:
+        figures["staffing"] = staffing_figure(found.study.cells)
+        sections.append(_section("Staffing: agents required per interval", _staffing_table(found.study)))
+    if found.sweep is not None:
+        sections.append(_section("Sweep: mean KPIs per point", _sweep_table(found.sweep)))
+    images = []
+    for name, figure in figures.items():
+        data = _png(figure)
+        atomic_write(found.path / f"{name}.png", lambda p, d=data: p.write_bytes(d))
+        images.append(_section(_CAPTIONS[name], f"<img alt='{name}' src='data:image/png;base64,"
+                                                f"{base64.b64encode(data).decode()}'>"))
+    page = _page(title or f"convsim report — {found.path.name}", sections[:1] + images + sections[1:])
+    path = found.path / "report.html"
+    atomic_write(path, lambda p: p.write_text(page, encoding="utf-8"))
+    return path
+
+
+_CAPTIONS = {"kpis": "Headline KPIs", "first_response": "First response time distribution",
+             "through_the_day": "Service level and queue through the day",
+             "agents": "Agent occupancy and workload fairness", "staffing": "Requirement vs planned headcount"}
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=110, format="png")
+    return buffer.getvalue()
+
+
+def _section(heading: str, body: str) -> str:
+    return f"<section><h2>{html.escape(heading)}</h2>\n{body}\n</section>"
+
+
+def _kpi_table(compared: pd.DataFrame, replications: int) -> str:
+    strategies = list(dict.fromkeys(compared["strategy"].astype(str)))
+    head = "".join(f"<th>{html.escape(s)}</th>" for s in strategies)
+    rows = []
+    for kpi in metrics.KPIS:
+        cells = []
+        for name in strategies:
+            row = compared[(compared["kpi"] == kpi) & (compared["strategy"].astype(str) == name)]
+            if row.empty or (isinstance(row.iloc[0]["mean"], float) and math.isnan(row.iloc[0]["mean"])):
+                cells.append("<td>-</td>")
+                continue
+            r = row.iloc[0]
+            interval = (f"<br><small>[{metrics.format_kpi(kpi, r['ci_low'])}, {metrics.format_kpi(kpi, r['ci_high'])}]"
+                        f"</small>" if replications > 1 else "")
+            mark = " <b title='paired difference to the first strategy excludes 0'>*</b>" if r["significant"] else ""
+            cells.append(f"<td>{metrics.format_kpi(kpi, r['mean'])}{mark}{interval}</td>")
+        rows.append(f"<tr><th>{kpi}</th>{''.join(cells)}</tr>")
+    note = (f"<p class='note'>* the paired difference to {html.escape(strategies[0])} is significant "
+            "(its 95 % interval excludes 0).</p>" if replications > 1 else "")
+    return f"<table><tr><th>KPI</th>{head}</tr>{''.join(rows)}</table>{note}"
+
+
+def _staffing_table(study: Staffing) -> str:
+    cells = study.cells[study.cells["status"] != "no traffic"]
+    settings = study.settings
+    lead = (f"<p>Targets {html.escape(', '.join(settings['targets']))}, met with one-sided confidence "
+            f"{settings['confidence']:g} over {settings['replications']} simulated days per trial "
+            f"(strategy {html.escape(settings['strategy'])}).</p>")
+    head = "<tr><th>team</th><th>start</th><th>offered</th><th>required</th><th>Erlang C</th><th>Erlang A</th>" \
+           "<th>planned</th><th>gap</th><th>status</th></tr>"
+    body = "".join(
+        f"<tr class='{html.escape(r.status)}'><td>{html.escape(r.team)}</td><td>{r.start}</td>"
+        f"<td>{r.offered_per_interval:.1f}</td><td>{r.required:g}</td><td>{r.erlang_c:g}</td><td>{r.erlang_a:g}</td>"
+        f"<td>{r.planned:.1f}</td><td>{r.gap:+.1f}</td><td>{html.escape(r.status)}</td></tr>"
+        for r in cells.itertuples())
+    return lead + f"<table>{head}{body}</table>"
+
+
+def _sweep_table(sweep: pd.DataFrame) -> str:
+    keys = [c for c in sweep.columns if c not in ("strategy", "replication", "seed", "kpi", "value")] + ["strategy"]
+    means = sweep[sweep["kpi"].isin(HEADLINE)].pivot_table(index=keys, columns="kpi", values="value", observed=True)
+    shown = means.apply(lambda column: column.map(lambda v: metrics.format_kpi(column.name, v)))
+    return shown.to_html(border=0)
+
+
+CHECKS = """
+window.addEventListener('load', function () {
+  var problems = [];
+  document.querySelectorAll('img').forEach(function (img) {
+    if (!img.complete || img.naturalWidth === 0) { problems.push('figure not drawn: ' + img.alt); }
+  });
+  if (document.querySelectorAll('section').length === 0) { problems.push('no sections'); }
+  document.body.setAttribute('data-checks', problems.length ? 'failed: ' + problems.join('; ') : 'ok');
+  document.getElementById('checks').textContent = problems.length ? problems.join('; ')
+    : 'all ' + document.images.length + ' figures rendered';
+});
+"""
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; font-size: .9em; } td, th { padding: .25em .7em; text-align: right; }
+th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f6f6f6; }
+tr.under td { color: #b00; } tr.capped td { color: #777; }
+img { max-width: 100%; } .conclusion { font-size: 1.05em; line-height: 1.5; } .note, footer { color: #666; }
+"""
+
+
+def _page(title: str, sections: list[str]) -> str:
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections)
+            + f"\n<footer>Page checks: <span id='checks'>not run</span></footer>\n<script>{CHECKS}</script>"
+            "</body></html>\n")
