@@ -1,12 +1,16 @@
-# make demo  — set up and run the default scenario under the three strategies
-# make test  — set up and run the tests
-# make bench — the benchmark suite (takes a quarter of an hour; not part of make test)
+# make demo      — set up, run the default scenario under three strategies, staff it, write the report
+# make test      — set up and run the tests (installs headless Chromium for the report's browser test)
+# make notebooks — open the analyst notebooks in JupyterLab from the project's environment
+# make bench     — the benchmark suite (takes a quarter of an hour; not part of make test)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STRATEGIES := --strategy round_robin --strategy least_busy --strategy skill_based
+TARGETS := --target "service_level>=0.8@60s" --target "abandonment_rate<=0.05"
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench notebooks browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +18,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/convsim run scenarios/default.yaml --strategy round_robin --strategy least_busy \
-		--strategy skill_based --out out/demo
+$(VENV)/.notebooks: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,notebooks]'
+	touch $@
 
-test: $(STAMP)
+demo: $(STAMP)
+	$(BIN)/convsim run scenarios/default.yaml $(STRATEGIES) --replications 10 --out out/demo
+	$(BIN)/convsim staff scenarios/default.yaml $(TARGETS) --interval 30m --replications 30 --out out/demo
+	$(BIN)/convsim report out/demo
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing Chromium (headless) for the report's browser test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+notebooks: $(VENV)/.notebooks
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(BIN)/jupyter lab notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

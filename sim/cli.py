@@ -191,6 +191,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_log(args: argparse.Namespace) -> int:
+    from sim import process_log
+
+    path = process_log.export(Path(args.folder), args.format)
+    print(f"process log written: {path} (case:concept:name, concept:name, time:timestamp, org:resource, "
+          "org:group; pm4py, Disco, ProM and Celonis read it)")
+    return 0
+
+
 def _count(text: str) -> int:
     """A command-line count: a whole number of at least 1."""
     try:
@@ -246,6 +255,10 @@ def parser() -> argparse.ArgumentParser:
     reporting.add_argument("folder", help="the --out folder of run, compare, sweep or staff")
     reporting.add_argument("--title", help="the report's title (default: from the folder's name)")
     reporting.set_defaults(handler=_report)
+    mining = commands.add_parser("process-log", help="a run's event log in the process-mining layout (pm4py, XES)")
+    mining.add_argument("folder", help="the --out folder of convsim run (with events.parquet)")
+    mining.add_argument("--format", choices=["csv", "parquet", "xes"], default="csv", help="default csv")
+    mining.set_defaults(handler=_process_log)
     validate = commands.add_parser("validate", help="check the simulator against queueing theory")
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")

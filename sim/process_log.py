@@ -4,8 +4,9 @@ process beside a real one.
 Choices, for analysts who read the files:
 - a case is a conversation; its id is ``strategy/seed/conversation_id`` (``round_robin/7/123``), unique
   across a table holding several strategies and seeds;
-- ``org:resource`` is the agent's id where the event names one; otherwise ``contact`` for what the contact
-  does (opens a conversation, writes, answers, abandons, goes silent), ``user`` for the opening of a
+- ``org:resource`` is ``contact`` for what the contact does (opens a conversation, writes, answers,
+  abandons, goes silent — even while an agent holds the conversation); otherwise the agent's id where the
+  event names one, ``user`` for the opening of a
   conversation the business started (source ``user``), and ``workflow`` for the platform's own steps
   (questions, lookups, routing, queueing, closes without an agent);
 - ``org:group`` is the team, missing before routing;
@@ -80,11 +81,12 @@ def process_log(events: pd.DataFrame) -> pd.DataFrame:
 
     activity = _values(events["event"])[order]
     source = _values(events["source"])[order]
-    resource = np.where(np.isin(activity, CONTACT_EVENTS), "contact", "workflow").astype(object)
+    by_contact = np.isin(activity, CONTACT_EVENTS)
+    resource = np.where(by_contact, "contact", "workflow").astype(object)
     opened = activity == "conversation_opened"
     resource[opened] = np.where(source[opened] == "user", "user", "contact")
-    has_agent = events["agent_id"].notna().to_numpy()[order]
-    resource[has_agent] = _values(events["agent_id"])[order][has_agent]
+    by_agent = events["agent_id"].notna().to_numpy()[order] & ~by_contact
+    resource[by_agent] = _values(events["agent_id"])[order][by_agent]
     timestamp = pd.Series(clock[order]).dt.floor("us").dt.as_unit("us")
     log = pd.DataFrame({
         CASE: case_ids[case_index],

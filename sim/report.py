@@ -162,7 +162,7 @@ def staffing_figure(cells: pd.DataFrame) -> Figure:
             ax.step(edges, np.append(values, values[-1]), where="post", label=label, **style)
         for status, marker, label in (("capped", "v", "capped: target (nearly) out of reach"),
                                       ("unconfirmed", "x", "unconfirmed on fresh seeds")):
-            marked = (own["status"] == status).to_numpy()
+            marked = (own["note"] == status).to_numpy()
             ax.plot(hours[marked] + (edges[1] - edges[0]) / 2, own["required"].to_numpy()[marked], marker,
                     linestyle="none", color="#d62728", markersize=5, label=label)
         ax.set(title=f"{team}", ylabel="agents online")
@@ -255,7 +255,7 @@ def _staffing_sentences(study: Staffing) -> list[str]:
                     f"({-worst['gap']:g} agent(s) short).")
     else:
         text.append("The plan covers every interval.")
-    capped = cells[cells["status"] == "capped"]
+    capped = cells[cells["note"] == "capped"]
     if len(capped):
         text.append(f"In {len(capped)} team-interval(s) a target is out of reach at any headcount (the workflow's "
                     "own delays), so those are staffed to the best reachable.")
@@ -386,11 +386,12 @@ def _staffing_table(study: Staffing) -> str:
             f"{settings['confidence']:g} over {settings['replications']} simulated days per trial "
             f"(strategy {html.escape(settings['strategy'])}).</p>")
     head = "<tr><th>team</th><th>start</th><th>offered</th><th>required</th><th>Erlang C</th><th>Erlang A</th>" \
-           "<th>planned</th><th>gap</th><th>status</th></tr>"
+           "<th>planned</th><th>gap</th><th>status</th><th>note</th></tr>"
     body = "".join(
         f"<tr class='{html.escape(r.status)}'><td>{html.escape(r.team)}</td><td>{r.start}</td>"
         f"<td>{r.offered_per_interval:.1f}</td><td>{r.required:g}</td><td>{r.erlang_c:g}</td><td>{r.erlang_a:g}</td>"
-        f"<td>{r.planned:.1f}</td><td>{r.gap:+.1f}</td><td>{html.escape(r.status)}</td></tr>"
+        f"<td>{r.planned:.1f}</td><td>{r.gap:+.1f}</td><td>{html.escape(r.status)}</td><td>{html.escape(r.note)}</td>"
+        "</tr>"
         for r in cells.itertuples())
     return lead + f"<table>{head}{body}</table>"
 
@@ -420,7 +421,7 @@ body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; 
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 table { border-collapse: collapse; font-size: .9em; } td, th { padding: .25em .7em; text-align: right; }
 th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f6f6f6; }
-tr.under td { color: #b00; } tr.capped td { color: #777; }
+tr.under td { color: #b00; }
 img { max-width: 100%; } .conclusion { font-size: 1.05em; line-height: 1.5; } .note, footer { color: #666; }
 """
 

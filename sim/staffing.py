@@ -274,7 +274,8 @@ class Estimate:
 @dataclass
 class Staffing:
     """A staffing study: ``cells`` (a row per team × interval: offered load, the simulated requirement,
-    Erlang C and A, the plan, the KPIs reached), ``kpis`` (the whole day under the plan and under the
+    Erlang C and A, the plan and its ``status`` — under, ok, over or no traffic — a ``note`` where the
+    search was capped or is unconfirmed, the KPIs reached), ``kpis`` (the whole day under the plan and under the
     requirement) and the ``settings`` it ran with."""
 
     cells: pd.DataFrame
@@ -427,8 +428,8 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
     bar.close()
     required = high.astype(float)
     plan_heads = np.stack([planned(scenario, day)[team] for team in teams])
-    status = np.select([~traffic, failing, ~reachable], ["no traffic", "unconfirmed", "capped"], "")
-    table = _cells(teams, day, rate, handle_by_team, capacity, required, erlang, plan_heads, status,
+    note = np.select([~traffic, failing, ~reachable], ["", "unconfirmed", "capped"], "")
+    table = _cells(teams, day, rate, handle_by_team, capacity, required, erlang, plan_heads, traffic, note,
                    {"requirement": final, "plan": current, "ceiling": ceiling})
     kpis = pd.concat([_day_kpis(plan_runs, "scenario plan"), _day_kpis(final_runs, "requirement")],
                      ignore_index=True)
@@ -446,18 +447,19 @@ def _capacity(scenario: Scenario, team: str) -> float:
 
 
 def _cells(teams: list[str], day: Day, rate: np.ndarray, handle: np.ndarray, capacity: np.ndarray,
-           required: np.ndarray, erlang: dict[str, np.ndarray], plan_heads: np.ndarray, found: np.ndarray,
-           estimates: dict[str, Estimate]) -> pd.DataFrame:
+           required: np.ndarray, erlang: dict[str, np.ndarray], plan_heads: np.ndarray, traffic: np.ndarray,
+           note: np.ndarray, estimates: dict[str, Estimate]) -> pd.DataFrame:
     rows = []
     for g, team in enumerate(teams):
         for k in range(day.cells):
             need, have = required[g, k], plan_heads[g, k]
-            status = str(found[g, k]) or ("under" if have < need - 1e-9 else "over" if have >= need + 1 else "ok")
+            status = ("no traffic" if not traffic[g, k] else "under" if have < need - 1e-9
+                      else "over" if have >= need + 1 else "ok")
             row = {"team": team, "interval": k, "start": day.label(k), "start_seconds": k * day.width,
                    "offered_per_interval": rate[g, k] * day.width, "handle_time": handle[g],
                    "load": rate[g, k] * handle[g] / capacity[g], "required": need,
                    "erlang_c": erlang["C"][g, k], "erlang_a": erlang["A"][g, k], "planned": have,
-                   "gap": have - need, "status": status}
+                   "gap": have - need, "status": status, "note": str(note[g, k])}
             for name, estimate in estimates.items():
                 for i, target in enumerate(estimate.targets):
                     label = f"{target.kpi}@{target.within:g}s" if target.within is not None else target.kpi
@@ -495,7 +497,7 @@ def describe(study: Staffing) -> list[str]:
         parts = []
         for team in teams:
             row = wide.loc[start]
-            mark = {"capped": "*", "unconfirmed": "?"}.get(row[("status", team)], "")
+            mark = {"capped": "*", "unconfirmed": "?"}.get(row[("note", team)], "")
             required = number(row[("required", team)]) + mark
             parts.append(f"{required:>8}{number(row[('erlang_c', team)]):>5}{number(row[('erlang_a', team)]):>5}"
                          f"{row[('planned', team)]:>6.1f}")
@@ -510,7 +512,7 @@ def describe(study: Staffing) -> list[str]:
                      + (f", short by up to {-short['gap'].min():g}" if len(short) else ""))
         for status, meaning in (("capped", "* capped: a target is (nearly) out of reach at any headcount"),
                                 ("unconfirmed", "? unconfirmed on fresh seeds: raise --replications")):
-            marked = own[own["status"] == status]
+            marked = own[own["note"] == status]
             if len(marked):
                 lines.append(f"  {meaning} in {len(marked)} interval(s) "
                              f"({', '.join(marked['start'].head(6))}{' …' if len(marked) > 6 else ''})")

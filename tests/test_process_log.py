@@ -13,7 +13,7 @@ import sim
 from helpers import make_scenario, make_trace, run
 from sim import metrics, output
 from sim.errors import ConvsimError
-from sim.process_log import export, process_log, write_xes
+from sim.process_log import CONTACT_EVENTS, export, process_log, write_xes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -63,10 +63,12 @@ def test_pm4py_reads_one_case_per_conversation(default_result: sim.Result, tmp_p
     assert abandoned["case:concept:name"].nunique() == (outcome == "abandoned").sum()
 
     resources = pm4py.get_event_attribute_values(log, "org:resource")
-    worked = events["agent_id"].dropna().astype(str).value_counts().to_dict()
+    by_agent = events["agent_id"].notna() & ~events["event"].astype(str).isin(CONTACT_EVENTS)
+    worked = events.loc[by_agent, "agent_id"].astype(str).value_counts().to_dict()
     assert {r: n for r, n in resources.items() if r not in LABELS} == worked
     assert set(worked) <= set(default_result.agents["agent_id"])
-    assert sum(n for r, n in resources.items() if r in LABELS) == events["agent_id"].isna().sum()
+    assert sum(n for r, n in resources.items() if r in LABELS) == (~by_agent).sum()
+    assert resources["contact"] >= events["event"].astype(str).isin(CONTACT_EVENTS).sum()
 
 
 def test_every_event_kept_in_the_logs_order_within_its_case(default_result: sim.Result) -> None:
@@ -141,3 +143,19 @@ def test_missing_or_empty_event_log_names_the_file(tmp_path: Path) -> None:
 def test_unknown_format_names_it_and_the_allowed_ones(tmp_path: Path) -> None:
     with pytest.raises(ConvsimError, match=r"'json'.*allowed: csv, parquet, xes"):
         export(tmp_path, "json")
+
+
+def test_convsim_process_log_writes_what_pm4py_reads(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    convsim = str(Path(sys.executable).parent / "convsim")
+    ran = subprocess.run([convsim, "run", "scenarios/default.yaml", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    done = subprocess.run([convsim, "process-log", str(tmp_path), "--format", "xes"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"process log written: {tmp_path / 'process_log.xes'}" in done.stdout
+    log = pm4py.read_xes(str(tmp_path / "process_log.xes"))
+    assert log["case:concept:name"].nunique() == len(pd.read_parquet(tmp_path / "conversations.parquet"))

@@ -93,7 +93,7 @@ def test_a_target_no_headcount_meets_caps_the_interval_at_the_best_reachable():
     capped = staffing.requirement(scenario, targets, replications=10)
     alone = staffing.requirement(scenario, targets[1:], replications=10)
     cells = busy(capped)
-    assert (cells["status"] == "capped").all() and (cells["ceiling:service_level@60s"] == 0).all()
+    assert (cells["note"] == "capped").all() and (cells["ceiling:service_level@60s"] == 0).all()
     assert np.array_equal(cells["required"], busy(alone)["required"])
     assert (cells["required"] >= 1).all()
 
