@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim import comparison, metrics, output, runner
+from sim import comparison, output, runner
 from sim import scenario as scenario_file
 from sim.errors import ConvsimError
 from sim.streams import Streams
@@ -29,17 +29,12 @@ def _run(args: argparse.Namespace) -> int:
                             replications=args.replications)
     elapsed = time.perf_counter() - started
     written = stream.paths + output.write(result, args.out, csv=args.csv, events=False)
-    print(_kpi_table(result))
+    print(result.kpis(formatted=True).to_string())
     if args.replications > 1:
         print(f"(means over {args.replications} replications; summary.json holds their 95% intervals)")
     print(f"\n{len(result.conversations):,} conversations over {len(result.summary)} run(s) in {elapsed:.2f} s; "
           f"files in {args.out}/: {', '.join(p.name for p in written)}")
     return 0
-
-
-def _kpi_table(result: runner.Result) -> str:
-    table = result.kpis()
-    return table.apply(lambda row: row.map(lambda v: metrics.format_kpi(row.name, v)), axis=1).to_string()
 
 
 def _strategies(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from sim.errors import ConvsimError, ScenarioError
 from sim.output import atomic_write
 from sim.runner import simulate, tables
 from sim.scenario import Scenario
+from strategies import registry
 
 ATTEMPTS = 3  # a run whose worker dies is tried this many times in all
 J = TypeVar("J", bound="Named")
@@ -77,6 +78,8 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     replication × KPI. With a ``folder``, finished runs are kept there and not run again. The runs go
     to a local process pool, or with ``scheduler`` (an address, or "local") to a Dask cluster."""
     jobs = [Job(scenario, strategy, r) for r in range(replications) for strategy in strategies]
+    if workers != 1 and scheduler is None and any(defined_here(name) for name in strategies):
+        workers = 1  # a class defined in a notebook or script cannot be sent to worker processes
     runs_dir = Path(folder) / "runs" if folder is not None else None
     digest = fingerprint(scenario)
     done: dict[str, dict[str, Any]] = {}
@@ -104,6 +107,12 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     table["strategy"] = pd.Categorical(table["strategy"], categories=strategies)
     table["value"] = table["value"].astype(float)
     return table
+
+
+def defined_here(strategy: str | None) -> bool:
+    """Whether the strategy's class lives in ``__main__`` (a notebook's or a script's own code), which
+    worker processes started afresh cannot import."""
+    return strategy is not None and registry.resolve(strategy).__module__ == "__main__"
 
 
 def local_executor(jobs: list[J], workers: int | None, worker: Callable[[J], R]) -> Iterable[tuple[J, R]]:

@@ -26,9 +26,13 @@ class Result:
     intervals: pd.DataFrame
     summary: pd.DataFrame  # a row per run, a column per KPI
 
-    def kpis(self) -> pd.DataFrame:
-        """The KPIs side by side: a row per KPI, a column per strategy (the mean over replications)."""
-        return self.summary.groupby("strategy", observed=True, sort=False)[list(metrics.KPIS)].mean().T
+    def kpis(self, formatted: bool = False) -> pd.DataFrame:
+        """The KPIs side by side: a row per KPI, a column per strategy (the mean over replications);
+        ``formatted``: as people read them (67.5%, 72.2 s, 1,632)."""
+        table = self.summary.groupby("strategy", observed=True, sort=False)[list(metrics.KPIS)].mean().T
+        if formatted:
+            return table.apply(lambda row: row.map(lambda value: metrics.format_kpi(row.name, value)), axis=1)
+        return table
 
     def compare(self, baseline: str | None = None, level: float = 0.95) -> pd.DataFrame:
         """Per strategy and KPI, the mean over replications with its confidence interval, and the

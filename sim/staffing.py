@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from sim import comparison, metrics, units
 from sim.errors import ConvsimError
-from sim.experiment import local_executor
+from sim.experiment import defined_here, local_executor
 from sim.output import atomic_write
 from sim.runner import simulate, tables
 from sim.scenario import WEEKDAYS, AgentSpec, Scenario, Shift
@@ -369,6 +369,8 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         raise ConvsimError(f"replications {replications}: confidence bounds need at least 2")
     day = Day(width, units.time_of_day(scenario.start), scenario.duration)
     teams = list(scenario.teams)
+    if defined_here(strategy):
+        workers = 1  # its class cannot be sent to worker processes
     bar = tqdm(total=0, unit="day", desc="staffing", disable=not progress, leave=False)
 
     def evaluate(headcount: np.ndarray, phase: str, first_seed: int = 0) -> tuple[Estimate, list[dict[str, Any]]]:
