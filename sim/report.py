@@ -35,8 +35,15 @@ def palette(strategies: list[str]) -> dict[str, str]:
     return {name: BUILT_IN.get(name) or next(spare) for name in strategies}
 
 
+class ReportFigure(Figure):
+    """A figure that a notebook shows as a PNG by itself, whatever matplotlib backend is on."""
+
+    def _repr_png_(self) -> bytes:
+        return _png(self)
+
+
 def _figure(width: float = 9.0, height: float = 4.5, **grid: object) -> tuple[Figure, np.ndarray]:
-    figure = Figure(figsize=(width, height), layout="constrained")
+    figure = ReportFigure(figsize=(width, height), layout="constrained")
     axes = figure.subplots(squeeze=False, **grid)
     return figure, axes
 
@@ -134,7 +141,8 @@ def agents_figure(agents: pd.DataFrame) -> Figure:
         positions = np.arange(len(order)) + (i - (len(strategies) - 1) / 2) * width
         gini = metrics.gini(own["handled"].dropna().to_numpy())
         axes[0, 0].bar(positions, own["occupancy"], width, color=colours[name], label=name)
-        axes[0, 1].bar(positions, own["handled"], width, color=colours[name], label=f"{name} (Gini {gini:.3f})")
+        axes[0, 1].bar(positions, own["handled"], width, color=colours[name],
+                       label=f"{name} (Gini of means {gini:.3f})")
     for ax, title, label in ((axes[0, 0], "Occupancy per agent", "busy slot-time / online slot-time"),
                              (axes[0, 1], "Conversations handled per agent", "conversations a day (mean)")):
         ax.set_xticks(range(len(order)), order, rotation=90, fontsize="x-small")
@@ -206,14 +214,14 @@ def save(figure: Figure, path: Path) -> None:
     atomic_write(path, lambda p: p.write_bytes(data))
 
 
-def conclusion(table: pd.DataFrame, study: Staffing | None = None) -> str:
+def conclusion(table: pd.DataFrame | None = None, study: Staffing | None = None) -> str:
     """A paragraph in plain words computed from the numbers of a tidy replications table (strategy,
     replication, kpi, value): which strategy leads on each headline KPI and whether its lead over the
     runner-up is significant (paired 95 % interval); then what the staffing ``study`` found."""
     sentences = []
-    strategies = list(table["strategy"].cat.categories)
-    replications = int(table["replication"].nunique())
-    if len(strategies) > 1 and replications > 1:
+    strategies = [] if table is None else list(table["strategy"].cat.categories)
+    replications = 0 if table is None else int(table["replication"].nunique())
+    if table is not None and len(strategies) > 1 and replications > 1:
         means = comparison.compare(table)
         for kpi, better in (("service_level", "highest"), ("abandonment_rate", "lowest"),
                             ("first_response_time_mean", "shortest"), ("workload_gini", "most even")):
@@ -243,8 +251,7 @@ def conclusion(table: pd.DataFrame, study: Staffing | None = None) -> str:
 
 def _staffing_sentences(study: Staffing) -> list[str]:
     cells = study.cells
-    hours = study.settings["interval"] / 3600
-    total = {column: cells[column].sum() * hours for column in ("required", "erlang_c", "erlang_a", "planned")}
+    total = study.agent_hours().sum()
     short = cells[cells["status"] == "under"]
     text = [f"To meet {', '.join(study.settings['targets'])} the simulation needs {total['required']:,.0f} "
             f"agent-hours a day against {total['planned']:,.0f} planned; Erlang C would say {total['erlang_c']:,.0f} "
@@ -289,7 +296,10 @@ class Folder:
             found.replications = comparison.tidy(summary)
             found.service_target = float(summary["service_target"].iloc[0]) if "service_target" in summary else None
         elif (path / "replications.parquet").exists():
-            found.replications = pd.read_parquet(path / "replications.parquet")
+            table = pd.read_parquet(path / "replications.parquet")
+            table["strategy"] = pd.Categorical(table["strategy"].astype(str),
+                                               categories=list(dict.fromkeys(table["strategy"].astype(str))))
+            found.replications = table
         if (path / "sweep.parquet").exists():
             found.sweep = pd.read_parquet(path / "sweep.parquet")
         if (path / "staffing.parquet").exists():
@@ -305,20 +315,16 @@ def build(folder: str | Path, title: str | None = None) -> Path:
     found = Folder.read(folder)
     sections: list[str] = []
     figures: dict[str, Figure] = {}
-    if found.replications is not None:
-        table = found.replications
-        table["strategy"] = pd.Categorical(table["strategy"].astype(str),
-                                           categories=list(dict.fromkeys(table["strategy"].astype(str))))
-        compared = comparison.compare(table)
-        replications = int(table["replication"].nunique())
+    table = found.replications
+    if table is not None or found.study is not None:
         paragraph = conclusion(table, found.study)
         sections.append(_section("Conclusion", f"<p class='conclusion'>{html.escape(paragraph)}</p>"))
+    if table is not None:
+        compared = comparison.compare(table)
+        replications = int(table["replication"].nunique())
         sections.append(_section(f"KPIs per strategy ({replications} replication{'s' * (replications > 1)}, "
                                  "mean and 95 % confidence interval)", _kpi_table(compared, replications)))
         figures["kpis"] = kpi_figure(compared)
-    elif found.study is not None:
-        sections.append(_section("Conclusion", "<p class='conclusion'>"
-                                 + html.escape(" ".join(_staffing_sentences(found.study))) + "</p>"))
     if found.conversations is not None and len(found.conversations):
         figures["first_response"] = first_response_figure(found.conversations, found.service_target)
     if found.intervals is not None and len(found.intervals):

@@ -18,9 +18,9 @@ on the same seeds (common random numbers):
    tries their midpoint, starting from the Erlang requirement. A cell's result depends on its
    neighbours through the queue they leave it, so rounds alternate between even and odd intervals,
    the others held at the smallest headcount known to pass;
-4. verification on fresh seeds: a cell that fails gets one agent more, until every cell passes (five
-   rounds at most); one that still fails, or fails at the generous headcount, is *unconfirmed* — more
-   replications would tell.
+4. verification on fresh seeds: a cell that fails gets one agent more if that passes; one that still
+   fails keeps the headcount the search found and is *unconfirmed* (noise near a cell's ceiling, mostly:
+   more replications would tell). Adding agents until a noisy bound happens to pass would staff for noise.
 
 A cell meets a target when the one-sided ``confidence`` bound of its KPI — a ratio over the
 replications, with the ratio estimator's standard error — is on the target's side.
@@ -296,6 +296,16 @@ class Staffing:
         atomic_write(path, lambda p: p.write_text(text + "\n"))
         return [*written, path]
 
+    def agent_hours(self) -> pd.DataFrame:
+        """Per team, agent-hours a day: required by simulation, by Erlang C and A, planned; and how many
+        intervals the plan leaves short, were capped or are unconfirmed."""
+        hours = self.settings["interval"] / 3600
+        cells = self.cells.assign(short=self.cells["status"] == "under", capped=self.cells["note"] == "capped",
+                                  unconfirmed=self.cells["note"] == "unconfirmed")
+        table = cells.groupby("team", sort=False)[["required", "erlang_c", "erlang_a", "planned"]].sum() * hours
+        counts = cells.groupby("team", sort=False)[["short", "capped", "unconfirmed"]].sum()
+        return table.join(counts.add_suffix("_intervals"))
+
     @classmethod
     def read(cls, folder: str | Path) -> Staffing:
         folder = Path(folder)
@@ -373,8 +383,10 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         workers = 1  # its class cannot be sent to worker processes
     bar = tqdm(total=0, unit="day", desc="staffing", disable=not progress, leave=False)
 
-    def evaluate(headcount: np.ndarray, phase: str, first_seed: int = 0) -> tuple[Estimate, list[dict[str, Any]]]:
-        world = plan(scenario, dict(zip(teams, headcount, strict=True)), day) if phase != "plan" else scenario
+    def staffed(headcount: np.ndarray) -> Scenario:
+        return plan(scenario, dict(zip(teams, headcount, strict=True)), day)
+
+    def evaluate(world: Scenario, phase: str, first_seed: int = 0) -> tuple[Estimate, list[dict[str, Any]]]:
         jobs = [Evaluation(world, strategy, scenario.seed + first_seed + r, targets, day) for r in range(replications)]
         bar.set_description(f"staffing: {phase}")
         bar.total += len(jobs)
@@ -385,7 +397,7 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         ordered = [found[job.seed] for job in jobs]
         return Estimate(np.stack([tallies for tallies, _ in ordered]), targets, confidence), [k for _, k in ordered]
 
-    current, plan_runs = evaluate(np.zeros((len(teams), day.cells)), "plan")
+    current, plan_runs = evaluate(scenario, "plan")
     exposure = day.exposure() * replications
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(exposure > 0, current.offered / exposure, 0.0)
@@ -400,7 +412,7 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
     load = rate * handle_by_team[:, None] / capacity[:, None]
     ample = np.where(traffic, np.maximum(np.ceil(2 * (load + 4 * np.sqrt(load)) + 3),
                                          np.nan_to_num(erlang["C"], nan=0) + 2), 0).astype(np.int64)
-    ceiling, _ = evaluate(ample, "ceiling")
+    ceiling, _ = evaluate(staffed(ample), "ceiling")
     goals = ceiling.goals()
     reachable = np.all([goals[i] == target.value for i, target in enumerate(targets)], axis=0)
     low = np.zeros_like(ample)  # the largest headcount known to fail (conversations need one agent at least)
@@ -415,18 +427,19 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         if not searching.any():
             continue
         candidate = np.where(searching, trial, high)
-        estimate, _ = evaluate(candidate, f"search round {rounds}")
+        estimate, _ = evaluate(staffed(candidate), f"search round {rounds}")
         ok = estimate.meets(goals)
         high = np.where(searching & ok, candidate, high)
         low = np.where(searching & ~ok, candidate, low)
         trial = np.where(searching, (low + high) // 2, trial)
-    for attempt in range(1, 6):
-        final, final_runs = evaluate(high, f"verification {attempt}", first_seed=replications)
-        failing = ~final.meets(goals) & traffic
-        growing = failing & (high < ample)
-        if not growing.any():
-            break
-        high = high + growing
+    final, final_runs = evaluate(staffed(high), "verification", first_seed=replications)
+    failing = ~final.meets(goals) & traffic
+    if failing.any():  # one agent more where that passes on the fresh seeds; kept as found where it doesn't
+        more, more_runs = evaluate(staffed(high + failing), "verification, one more", first_seed=replications)
+        fixed = failing & more.meets(goals)
+        high, failing = high + fixed, failing & ~fixed
+        final, final_runs = (more, more_runs) if not failing.any() else evaluate(
+            staffed(high), "verification, final", first_seed=replications)
     bar.close()
     required = high.astype(float)
     plan_heads = np.stack([planned(scenario, day)[team] for team in teams])
@@ -483,7 +496,6 @@ def describe(study: Staffing) -> list[str]:
     simulation, Erlang C, Erlang A and the plan; then agent-hours and the intervals that need a look."""
     cells = study.cells
     teams = list(dict.fromkeys(cells["team"]))
-    hours = study.settings["interval"] / 3600
     lines = [f"targets: {', '.join(study.settings['targets'])} (confidence {study.settings['confidence']:g}, "
              f"{study.settings['replications']} days a trial, strategy {study.settings['strategy']})",
              "agents per interval — sim: simulated requirement, C: Erlang C, A: Erlang A, plan: the scenario's",
@@ -505,12 +517,13 @@ def describe(study: Staffing) -> list[str]:
                          f"{row[('planned', team)]:>6.1f}")
         lines.append(f"{start:<8}" + "".join(parts))
     lines.append("")
+    totals = study.agent_hours()
     for team in teams:
-        own = cells[cells["team"] == team]
+        own, total = cells[cells["team"] == team], totals.loc[team]
         short = own[own["status"] == "under"]
-        lines.append(f"{team}: agent-hours a day — simulation {own['required'].sum() * hours:,.1f}, "
-                     f"Erlang C {own['erlang_c'].sum() * hours:,.1f}, Erlang A {own['erlang_a'].sum() * hours:,.1f}, "
-                     f"plan {own['planned'].sum() * hours:,.1f}; under-staffed in {len(short)} interval(s)"
+        lines.append(f"{team}: agent-hours a day — simulation {total['required']:,.1f}, Erlang C "
+                     f"{total['erlang_c']:,.1f}, Erlang A {total['erlang_a']:,.1f}, plan {total['planned']:,.1f}; "
+                     f"under-staffed in {len(short)} interval(s)"
                      + (f", short by up to {-short['gap'].min():g}" if len(short) else ""))
         for status, meaning in (("capped", "* capped: a target is (nearly) out of reach at any headcount"),
                                 ("unconfirmed", "? unconfirmed on fresh seeds: raise --replications")):

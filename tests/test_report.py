@@ -126,3 +126,10 @@ def test_a_folder_without_results_is_named(tmp_path):
         report.build(tmp_path)
     with pytest.raises(ConvsimError, match="no such folder"):
         report.build(tmp_path / "missing")
+
+
+def test_figures_show_themselves_in_a_notebook_whatever_the_backend():
+    figure = report.kpi_figure(pd.DataFrame({
+        "kpi": report.HEADLINE, "strategy": ["round_robin"] * 4, "mean": [0.8, 0.05, 40.0, 0.7],
+        "ci_low": [0.7, 0.04, 35.0, 0.6], "ci_high": [0.9, 0.06, 45.0, 0.8]}))
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -133,6 +133,9 @@ def test_convsim_staff_writes_the_study_and_prints_the_curve(tmp_path):
     assert set(study.cells["team"]) == {"sales", "support", "billing"} and len(study.cells) == 3 * 24
     assert study.settings["targets"] == ["service_level>=0.8@60s", "abandonment_rate<=0.05"]
     assert set(study.kpis["plan"]) == {"scenario plan", "requirement"}
+    hours = study.agent_hours()
+    assert list(hours.index) == ["sales", "support", "billing"]
+    assert hours.loc["support", "required"] == study.cells.loc[study.cells["team"] == "support", "required"].sum()
     for team in ("sales", "support", "billing"):
         assert team in done.stdout
     assert "agent-hours" in done.stdout
