@@ -173,27 +173,46 @@ def _dask_executor(address: str, workers: int | None) -> Callable[..., Iterable[
 
 
 def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:
-    """The scenario with each dotted path (``contacts.patience.mean``, ``agents.0.count``,
-    ``arrivals.generate.volume`` …) set to its value, validated again."""
+    """The scenario with each dotted path set to its value, validated again: ``contacts.patience.mean``,
+    ``arrivals.generate.volume``; in a list, an item by position (``agents.0.count``), by its ``id``
+    (``agents.support-es.count``, ``workflow.purpose.timeout``) or every item (``agents.*.capacity``)."""
     from sim.scenario import parse
 
     data = scenario.model_dump(by_alias=True, exclude={"base_dir", "source"})
     for path, value in values.items():
-        node: Any = data
-        keys = path.split(".")
         try:
-            for key in keys[:-1]:
-                node = node[int(key)] if isinstance(node, list) else node[key]
-            if isinstance(node, list):
-                node[int(keys[-1])] = value
-            elif isinstance(node, dict):
-                node[keys[-1]] = value
-            else:
-                raise TypeError
+            nodes = [data]
+            for key in path.split(".")[:-1]:
+                nodes = [child for node in nodes for child in _children(node, key)]
+            last = path.split(".")[-1]
+            for node in nodes:
+                if isinstance(node, list):
+                    node[_position(node, last)] = value
+                elif isinstance(node, dict):
+                    node[last] = value
+                else:
+                    raise TypeError
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ScenarioError(f"{scenario.source}: sweep parameter {path!r}: the scenario has no such field"
-                                ) from None
+            raise ScenarioError(f"{scenario.source}: parameter {path!r}: the scenario has no such field") from None
     return parse(data, source=f"{scenario.source} with {values}", base_dir=scenario.base_dir)
+
+
+def _children(node: Any, key: str) -> list[Any]:
+    if isinstance(node, list):
+        return list(node) if key == "*" else [node[_position(node, key)]]
+    if key not in node:
+        raise KeyError(key)
+    return [node[key]]
+
+
+def _position(items: list[Any], key: str) -> int:
+    """A list item's index from its position or its ``id``."""
+    if key.lstrip("-").isdigit():
+        return int(key)
+    found = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("id") == key]
+    if len(found) != 1:
+        raise KeyError(key)
+    return found[0]
 
 
 def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, strategies: list[str],

@@ -136,8 +136,10 @@ def test_a_sweep_varies_dotted_parameters_into_one_tidy_table(tmp_path):
     assert busier.arrivals.generate.volume == 1.4 and busier.agents[2].count == 3
     assert busier.workflow == scenario.workflow  # everything else as it was
     assert len(list(tmp_path.glob("point-*/runs/*.json"))) == 6
-    with pytest.raises(sim.ScenarioError, match=r"sweep parameter 'agents.9.count': the scenario has no such field"):
+    with pytest.raises(sim.ScenarioError, match=r"parameter 'agents.9.count': the scenario has no such field"):
         experiment.with_values(scenario, {"agents.9.count": 3})
+    with pytest.raises(sim.ScenarioError, match=r"parameter 'agents.nobody.count': the scenario has no such field"):
+        experiment.with_values(scenario, {"agents.nobody.count": 3})
     with pytest.raises(sim.ScenarioError, match=r"agents.2.count: Input should be greater than or equal to 1 \(got -1\)"):
         experiment.with_values(scenario, {"agents.2.count": -1})
 
@@ -176,3 +178,14 @@ def test_a_strategy_defined_in_a_notebook_runs_in_this_process():
     table = experiment.replicate(scenario, ["notebook_defined", "least_busy"], 2, workers=2)
     wide = table.pivot_table(index=["kpi", "replication"], columns="strategy", values="value", observed=True)
     assert wide.loc["service_level"]["notebook_defined"].equals(wide.loc["service_level"]["least_busy"])
+
+
+def test_list_items_are_named_by_id_or_all_at_once():
+    scenario = sim.load("scenarios/default.yaml")
+    changed = experiment.with_values(scenario, {"agents.support-es.count": 5, "agents.*.capacity": 2,
+                                                "workflow.purpose.timeout": 30})
+    assert [a.count for a in changed.agents if a.id == "support-es"] == [5]
+    assert {a.capacity for a in changed.agents} == {2}
+    assert changed.workflow[0].timeout == 30
+    assert [a.count for a in changed.agents if a.id != "support-es"] == [
+        a.count for a in scenario.agents if a.id != "support-es"]
