@@ -11,11 +11,12 @@ from sim import metrics
 
 
 def tidy(summary: pd.DataFrame) -> pd.DataFrame:
-    """A summary table (a row per strategy × seed, a column per KPI) as the tidy table
+    """A summary table (a row per strategy × seed, a column per KPI it has) as the tidy table
     :func:`compare` takes: a row per strategy × replication × KPI."""
     strategies = list(dict.fromkeys(summary["strategy"].astype(str)))
     seeds = sorted(summary["seed"].unique())
-    table = summary.melt(id_vars=["strategy", "seed"], value_vars=list(metrics.KPIS), var_name="kpi")
+    kpis = [kpi for kpi in metrics.KPIS if kpi in summary]
+    table = summary.melt(id_vars=["strategy", "seed"], value_vars=kpis, var_name="kpi")
     table["strategy"] = pd.Categorical(table["strategy"].astype(str), categories=strategies)
     table.insert(1, "replication", table["seed"].map({seed: i for i, seed in enumerate(seeds)}))
     table["value"] = table["value"].astype(float)

@@ -34,6 +34,13 @@ KPIS = {  # name: unit
 }
 
 
+CONVERSATION_COLUMNS = (  # the fixed columns of conversations; the contact fields learned come beside them
+    "strategy", "seed", "conversation_id", "contact_id", "source", "channel", "team", "agent_id", "opened_at",
+    "queued_at", "left_queue_at", "assigned_at", "first_response_at", "closed_at", "outcome", "category",
+    "messages", "generation", "handbacks", "skill_match", "bot", "queue_time", "time_to_assignment",
+    "first_response_time", "resolution_time", "opened_ts", "first_response_ts", "closed_ts")
+
+
 def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
     """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632; ``signed`` for a
     difference (a share's in percentage points: +0.3 pts)."""
@@ -233,47 +240,59 @@ def gini(values: np.ndarray) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ values / (n * total))
 
 
+AGENT_KPIS = ("agent_occupancy_mean", "agent_utilisation_mean", "workload_gini")
+
+
 def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame) -> dict[str, Any]:
     """The run's KPIs (see the module's docstring for each definition), over the conversations opened
     after the scenario's warm-up (agent occupancy and utilisation: over the whole run)."""
-    if records.info.warmup > 0:
-        frame = frame[frame["opened_at"] >= records.info.warmup]
+    info = records.info
+    working = agent_table[agent_table["online_time"] > 0]
+    return {
+        "strategy": info.strategy, "seed": info.seed, "duration": info.duration,
+        "service_target": info.service_target, "warmup": info.warmup,
+        **conversation_kpis(frame, info.duration, info.service_target, info.warmup),
+        "agent_occupancy_mean": _mean(working["occupancy"].to_numpy()),
+        "agent_utilisation_mean": _mean(working["utilisation"].to_numpy()),
+        "workload_gini": gini(working["handled"].to_numpy()),
+    }
+
+
+def conversation_kpis(frame: pd.DataFrame, duration: float, service_target: float,
+                      warmup: float = 0.0) -> dict[str, float]:
+    """The KPIs that conversations alone decide (all but the agents'), over those of a run of
+    ``duration`` seconds opened after ``warmup`` — for a whole run or for a segment of it."""
+    frame = frame[frame["opened_at"] >= warmup] if warmup > 0 else frame
     inbound = (frame["source"] == "contact").to_numpy()
-    is_offered = offered(frame, records.info.duration, records.info.service_target)
+    is_offered = offered(frame, duration, service_target)
     outcome = frame["outcome"].to_numpy()
     first = frame["first_response_time"].to_numpy()
     answered = is_offered & ~np.isnan(first)
     agent_closed = np.isin(outcome, ["resolved", "auto_closed"])
-    working = agent_table[agent_table["online_time"] > 0]
     skill = frame["skill_match"].dropna()
     bot = frame["bot"].to_numpy()
-
-    def mean(values: np.ndarray) -> float:
-        return float(np.mean(values)) if len(values) else float("nan")
-
-    def share(part: np.ndarray, whole: np.ndarray) -> float:
-        return float(part.sum() / whole.sum()) if whole.sum() else float("nan")
-
     return {
-        "strategy": records.info.strategy,
-        "seed": records.info.seed,
-        "service_target": records.info.service_target,
         "conversations_opened": len(frame),
         "conversations_closed": int((outcome != "open_at_end").sum()),
         "offered": int(is_offered.sum()),
-        "abandonment_rate": share(is_offered & (outcome == "abandoned"), is_offered),
-        "service_level": share(answered & (first <= records.info.service_target), is_offered),
-        "service_level_of_answered": share(answered & (first <= records.info.service_target), answered),
-        "first_response_time_mean": mean(first[answered]),
+        "abandonment_rate": _share(is_offered & (outcome == "abandoned"), is_offered),
+        "service_level": _share(answered & (first <= service_target), is_offered),
+        "service_level_of_answered": _share(answered & (first <= service_target), answered),
+        "first_response_time_mean": _mean(first[answered]),
         "first_response_time_p90": float(np.percentile(first[answered], 90)) if answered.any() else float("nan"),
-        "resolution_time_mean": mean(frame["resolution_time"].to_numpy()[agent_closed]),
-        "time_to_assignment_mean": mean(frame["time_to_assignment"].dropna().to_numpy()),
-        "assignment_to_first_response_mean": mean(
+        "resolution_time_mean": _mean(frame["resolution_time"].to_numpy()[agent_closed]),
+        "time_to_assignment_mean": _mean(frame["time_to_assignment"].dropna().to_numpy()),
+        "assignment_to_first_response_mean": _mean(
             (frame["first_response_at"] - frame["assigned_at"]).dropna().to_numpy()),
-        "agent_occupancy_mean": mean(working["occupancy"].to_numpy()),
-        "agent_utilisation_mean": mean(working["utilisation"].to_numpy()),
-        "workload_gini": gini(working["handled"].to_numpy()),
         "skill_match_rate": float(skill.mean()) if len(skill) else float("nan"),
-        "bot_resolution_rate": share(bot & (outcome == "bot_resolved"), bot),
-        "returning_share": share(inbound & (frame["generation"].to_numpy() > 0), inbound),
+        "bot_resolution_rate": _share(bot & (outcome == "bot_resolved"), bot),
+        "returning_share": _share(inbound & (frame["generation"].to_numpy() > 0), inbound),
     }
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> float:
+    return float(part.sum() / whole.sum()) if whole.sum() else float("nan")

@@ -1,6 +1,7 @@
 """Records kept in chunks, and the event log streamed to a file, give the same tables as in memory."""
 
 import pandas as pd
+import pytest
 
 import sim
 from sim import output, records
@@ -37,3 +38,33 @@ def test_an_interrupted_stream_leaves_no_file(tmp_path):
     except KeyboardInterrupt:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_kpis_by_segment_add_up_to_the_whole():
+    result = sim.run("scenarios/default.yaml", ["round_robin", "skill_based"])
+    assert result.fields == ["intent", "tier", "language"]
+    whole, parts = result.kpis(), result.kpis(by="language")
+    assert "(not known)" in parts["round_robin"]  # a failed CRM lookup leaves the language unknown
+    for strategy in ("round_robin", "skill_based"):
+        offered = parts.loc["offered", strategy]
+        assert offered.sum() == whole.loc["offered", strategy]
+        level = (parts.loc["service_level", strategy] * offered).sum() / offered.sum()
+        assert level == pytest.approx(whole.loc["service_level", strategy], rel=1e-12)
+    assert "agent_occupancy_mean" not in parts.index  # agents are not segments of conversations
+    with pytest.raises(sim.ConvsimError, match=r"cannot segment by 'colour'.*intent, tier, language"):
+        result.kpis(by="colour")
+    days = sim.run("scenarios/default.yaml", "round_robin", replications=3)
+    team = days.conversations["team"].astype(object).fillna("(not known)")  # out of hours: never routed
+    per_day = days.conversations.groupby(["seed", team]).size().groupby(level=1).mean()
+    assert days.kpis(by="team").loc["conversations_opened", "round_robin"].sort_index().equals(per_day.sort_index())
+
+
+def test_strategies_compared_within_a_segment():
+    result = sim.run("scenarios/default.yaml", ["round_robin", "skill_based"], replications=3)
+    compared = result.compare(by="tier")
+    vip = compared[(compared["tier"] == "vip") & (compared["kpi"] == "first_response_time_mean")].set_index("strategy")
+    means = result.kpis(by="tier").loc["first_response_time_mean"]
+    assert vip.loc["skill_based", "mean"] == pytest.approx(means[("skill_based", "vip")])
+    runs = result.segments("tier")
+    runs = runs[runs["tier"] == "vip"].pivot(index="seed", columns="strategy", values="first_response_time_mean")
+    assert vip.loc["skill_based", "difference"] == pytest.approx((runs["skill_based"] - runs["round_robin"]).mean())
