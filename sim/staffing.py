@@ -10,15 +10,17 @@ The search runs every team × interval of the day (a *cell*) at once, each round
 on the same seeds (common random numbers):
 
 1. the plan: the scenario as written → offered load and handle time per cell, the plan's own KPIs;
-2. the ceiling: generous headcount everywhere → the best each cell can do. Where that misses a target,
-   or meets it by less than a slack (2 points of a share, 10 % of a time) — the workflow's own delays
-   can keep a service level out of reach at any headcount — the cell is *capped*: its goal becomes the
-   ceiling less the slack, so that it is not staffed for noise;
+2. the ceiling: generous headcount everywhere → the best each cell can do. Where that misses a target
+   (the workflow's own delays can keep a service level out of reach at any headcount) or meets it by
+   less than a slack (2 points of a share, 10 % of a time), the cell is *capped*: its goal becomes the
+   best less the slack — more agents would buy almost nothing, or staff for noise;
 3. bisection: each cell keeps the largest headcount known to fail and the smallest known to pass and
    tries their midpoint, starting from the Erlang requirement. A cell's result depends on its
    neighbours through the queue they leave it, so rounds alternate between even and odd intervals,
    the others held at the smallest headcount known to pass;
-4. verification on fresh seeds: a cell that fails gets one agent more if that passes; one that still
+4. trim: each cell's best again, generous in it alone with its neighbours as found (even cells, then
+   odd), its goals from that, and a second bisection from one agent fewer;
+5. verification on fresh seeds: a cell that fails gets one agent more if that passes; one that still
    fails keeps the headcount the search found and is *unconfirmed* (noise near a cell's ceiling, mostly:
    more replications would tell). Adding agents until a noisy bound happens to pass would staff for noise.
 
@@ -45,7 +47,7 @@ from sim.errors import ConvsimError
 from sim.experiment import defined_here, local_executor
 from sim.output import atomic_write
 from sim.runner import simulate, tables
-from sim.scenario import WEEKDAYS, AgentSpec, Scenario, Shift
+from sim.scenario import WEEKDAYS, Scenario, Shift
 from sim.theory import ErlangA, ErlangC
 
 DAY = 86400.0
@@ -318,7 +320,7 @@ def plan(scenario: Scenario, headcount: dict[str, np.ndarray], day: Day) -> Scen
     day (every day), drawn from the team's agent types in the scenario's proportions."""
     agents = []
     for team, counts in headcount.items():
-        kinds = [spec for spec in scenario.agents if spec.team == team] or [AgentSpec(id=team, team=team)]
+        kinds = [spec for spec in scenario.agents if spec.team == team]
         taken = np.zeros(len(kinds))
         shares = np.array([spec.count for spec in kinds], dtype=float) / sum(spec.count for spec in kinds)
         for slot in range(1, int(counts.max(initial=0)) + 1):
@@ -372,11 +374,18 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
     targets = tuple(targets)
     if not targets:
         raise ConvsimError("staffing needs at least one target, e.g. service_level>=0.8@60s")
-    width = interval or scenario.interval
+    width = scenario.interval if interval is None else interval
     if width <= 0 or DAY % width:
         raise ConvsimError(f"interval {width:g} s: the intervals must divide a day (15m, 30m, 1h …)")
     if replications < 2:
         raise ConvsimError(f"replications {replications}: confidence bounds need at least 2")
+    if not 0.5 <= confidence < 1:
+        raise ConvsimError(f"confidence {confidence:g}: a one-sided confidence is at least 0.5 and below 1 "
+                           "(0.9 means: 90 % sure each interval meets its targets)")
+    idle = [team for team in scenario.teams if not any(spec.team == team for spec in scenario.agents)]
+    if idle:
+        raise ConvsimError(f"{scenario.source}: team(s) {', '.join(idle)} have no agents to model added ones on "
+                           "(skills, capacity, speed); give each at least one agent group")
     day = Day(width, units.time_of_day(scenario.start), scenario.duration)
     teams = list(scenario.teams)
     if defined_here(strategy):
@@ -403,7 +412,8 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         rate = np.where(exposure > 0, current.offered / exposure, 0.0)
         handle_by_team = current.tallies[..., HANDLE_SUM].sum(axis=(0, 2)) / current.tallies[..., HANDLE_COUNT].sum(
             axis=(0, 2))
-    handle_by_team = np.where(np.isnan(handle_by_team), scenario.handling.handle_time.mean, handle_by_team)
+    handle_by_team = np.where(np.isnan(handle_by_team), [
+        (scenario.teams[team].handle_time or scenario.handling.handle_time).mean for team in teams], handle_by_team)
     capacity = np.array([_capacity(scenario, team) for team in teams])
     patience = scenario.contacts.patience.mean if scenario.contacts.patience is not None else None
     erlang = {model: np.array([[closed_form(model, rate[g, k], handle_by_team[g], capacity[g], targets, patience)
@@ -421,17 +431,34 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
     trial = np.clip(guess, low + 1, np.maximum(high - 1, low + 1))
     parity = np.arange(day.cells)[None, :] % 2 + np.zeros((len(teams), 1), dtype=np.int64)
     rounds = 0
-    while (high - low > 1).any():
-        searching = (high - low > 1) & (parity == rounds % 2)
-        rounds += 1
-        if not searching.any():
-            continue
-        candidate = np.where(searching, trial, high)
-        estimate, _ = evaluate(staffed(candidate), f"search round {rounds}")
-        ok = estimate.meets(goals)
-        high = np.where(searching & ok, candidate, high)
-        low = np.where(searching & ~ok, candidate, low)
-        trial = np.where(searching, (low + high) // 2, trial)
+
+    def bisect(low: np.ndarray, high: np.ndarray, trial: np.ndarray, goals: np.ndarray, phase: str) -> np.ndarray:
+        """Per cell, the smallest headcount in (low, high] that meets its goals, even and odd intervals
+        in turn (the others held at their smallest known to pass)."""
+        nonlocal rounds
+        turn = 0
+        while (high - low > 1).any():
+            searching = (high - low > 1) & (parity == turn % 2)
+            turn += 1
+            if not searching.any():
+                continue
+            rounds += 1
+            candidate = np.where(searching, trial, high)
+            ok = evaluate(staffed(candidate), f"{phase}, round {turn}")[0].meets(goals)
+            high = np.where(searching & ok, candidate, high)
+            low = np.where(searching & ~ok, candidate, low)
+            trial = np.where(searching, (low + high) // 2, trial)
+        return high
+
+    high = bisect(low, high, trial, goals, "search")
+    # The ceiling had every interval generous; with the neighbours as found, an interval's best may be lower
+    # (the queue they leave it): its goals again from that best, then one agent fewer tried everywhere.
+    for turn in (0, 1):
+        alone = parity == turn
+        best, _ = evaluate(staffed(np.where(alone, ample, high)), f"ceiling beside the neighbours {turn + 1}/2")
+        goals = np.where(alone, best.goals(), goals)
+    reachable = np.all([goals[i] == target.value for i, target in enumerate(targets)], axis=0)
+    high = bisect(np.zeros_like(high), high, np.maximum(high - 1, 0), goals, "trim")
     final, final_runs = evaluate(staffed(high), "verification", first_seed=replications)
     failing = ~final.meets(goals) & traffic
     if failing.any():  # one agent more where that passes on the fresh seeds; kept as found where it doesn't
@@ -456,8 +483,6 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
 
 def _capacity(scenario: Scenario, team: str) -> float:
     kinds = [spec for spec in scenario.agents if spec.team == team]
-    if not kinds:
-        return 1.0
     return sum(spec.capacity * spec.count for spec in kinds) / sum(spec.count for spec in kinds)
 
 
@@ -525,7 +550,7 @@ def describe(study: Staffing) -> list[str]:
                      f"{total['erlang_c']:,.1f}, Erlang A {total['erlang_a']:,.1f}, plan {total['planned']:,.1f}; "
                      f"under-staffed in {len(short)} interval(s)"
                      + (f", short by up to {-short['gap'].min():g}" if len(short) else ""))
-        for status, meaning in (("capped", "* capped: a target is (nearly) out of reach at any headcount"),
+        for status, meaning in (("capped", "* capped: a target is out of reach, or nearly, at any headcount"),
                                 ("unconfirmed", "? unconfirmed on fresh seeds: raise --replications")):
             marked = own[own["note"] == status]
             if len(marked):

@@ -164,18 +164,26 @@ def test_convsim_sweep_runs_the_shipped_grid(tmp_path):
 
 
 def test_a_strategy_defined_in_a_notebook_runs_in_this_process():
+    from strategies import registry
     from strategies.base import Strategy, least_busy
     from strategies.registry import register
 
+    processes = set()
+
     class Notebook(Strategy):
         def choose(self, conversation, candidates, now):
+            processes.add(os.getpid())
             return least_busy(candidates)
 
     Notebook.__module__ = "__main__"  # as a class written in a notebook's cell is
     register("notebook_defined")(Notebook)
-    assert experiment.defined_here("notebook_defined") and not experiment.defined_here("least_busy")
-    scenario = make_scenario(duration="1h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
-    table = experiment.replicate(scenario, ["notebook_defined", "least_busy"], 2, workers=2)
+    try:
+        assert experiment.defined_here("notebook_defined") and not experiment.defined_here("least_busy")
+        scenario = make_scenario(duration="1h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
+        table = experiment.replicate(scenario, ["notebook_defined", "least_busy"], 2, workers=2)
+    finally:
+        registry._BUILT_IN.pop("notebook_defined")
+    assert processes == {os.getpid()}  # chose in this process: a forked worker would have another id
     wide = table.pivot_table(index=["kpi", "replication"], columns="strategy", values="value", observed=True)
     assert wide.loc["service_level"]["notebook_defined"].equals(wide.loc["service_level"]["least_busy"])
 

@@ -98,11 +98,13 @@ def test_the_conclusion_names_the_leader_and_says_whether_its_lead_is_significan
     noise, other = rng.normal(0, 0.01, 10), rng.normal(0, 0.01, 10)
     clear = tidy({"a": list(0.70 + noise), "b": list(0.80 + other), "c": list(0.6 + noise)})
     text = report.conclusion(clear)
-    assert text.startswith("b has the highest service level (") and "lead over a (+" in text
+    assert text.startswith("b has the highest service level (") and " pts higher) is significant" in text
     assert "is significant" in text
     close = tidy({"a": list(0.70 + noise), "b": list(0.70 + noise[::-1])})
     text = report.conclusion(close)
     assert "within the noise of 10 replications" in text
+    alone = report.conclusion(tidy({"a": list(0.70 + noise)}))
+    assert alone.startswith("One strategy, a, over 10 replication(s): service level 70.")
 
 
 def test_one_colour_per_strategy_across_figures(folder):

@@ -118,24 +118,35 @@ def test_targets_read_as_people_write_them():
     assert str(staffing.Target.parse("first_response_time_mean<=45s")) == "first_response_time_mean<=45s"
 
 
-def test_intervals_must_divide_a_day():
-    with pytest.raises(ConvsimError, match="divide a day"):
-        staffing.requirement(mmc(), [staffing.Target.parse("abandonment_rate<=0.05")], interval=7 * 60)
+@pytest.mark.parametrize(("settings", "problem"), [
+    ({"interval": 7 * 60}, "divide a day"), ({"interval": 0}, "divide a day"),
+    ({"confidence": 1.5}, "confidence 1.5: a one-sided confidence is at least 0.5 and below 1"),
+    ({"replications": 1}, "at least 2"),
+])
+def test_bad_settings_are_named(settings, problem):
+    with pytest.raises(ConvsimError, match=problem):
+        staffing.requirement(mmc(), [staffing.Target.parse("abandonment_rate<=0.05")], **settings)
+
+
+def test_a_team_without_agents_to_copy_is_named():
+    scenario = make_scenario(teams={"support": {}, "billing": {}})
+    with pytest.raises(ConvsimError, match=r"team\(s\) billing have no agents"):
+        staffing.requirement(scenario, [staffing.Target.parse("abandonment_rate<=0.05")])
 
 
 def test_convsim_staff_writes_the_study_and_prints_the_curve(tmp_path):
     done = subprocess.run([str(Path(sys.executable).parent / "convsim"), "staff", "scenarios/default.yaml",
                            "--target", "service_level>=0.8@60s", "--target", "abandonment_rate<=0.05",
-                           "--interval", "1h", "--replications", "4", "--workers", "2", "--out", str(tmp_path)],
+                           "--interval", "2h", "--replications", "4", "--workers", "2", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     study = staffing.Staffing.read(tmp_path)
-    assert set(study.cells["team"]) == {"sales", "support", "billing"} and len(study.cells) == 3 * 24
+    assert set(study.cells["team"]) == {"sales", "support", "billing"} and len(study.cells) == 3 * 12
     assert study.settings["targets"] == ["service_level>=0.8@60s", "abandonment_rate<=0.05"]
     assert set(study.kpis["plan"]) == {"scenario plan", "requirement"}
     hours = study.agent_hours()
     assert list(hours.index) == ["sales", "support", "billing"]
-    assert hours.loc["support", "required"] == study.cells.loc[study.cells["team"] == "support", "required"].sum()
+    assert hours.loc["support", "required"] == 2 * study.cells.loc[study.cells["team"] == "support", "required"].sum()
     for team in ("sales", "support", "billing"):
         assert team in done.stdout
     assert "agent-hours" in done.stdout
