@@ -524,6 +524,8 @@ def describe(study: Staffing) -> list[str]:
     lines = [f"targets: {', '.join(study.settings['targets'])} (confidence {study.settings['confidence']:g}, "
              f"{study.settings['replications']} days a trial, strategy {study.settings['strategy']})",
              "agents per interval — sim: simulated requirement, C: Erlang C, A: Erlang A, plan: the scenario's",
+             *(["warning: fewer than 10 days a trial — intervals near their best are decided by noise; "
+                "use --replications 20 or more for a plan"] if study.settings["replications"] < 10 else []),
              f"{'':<8}" + "".join(f"{team:>24}" for team in teams),
              f"{'start':<8}" + f"{'sim    C    A  plan':>24}" * len(teams)]
     wide = cells.pivot(index="start", columns="team")

@@ -149,7 +149,7 @@ def test_convsim_staff_writes_the_study_and_prints_the_curve(tmp_path):
     assert hours.loc["support", "required"] == 2 * study.cells.loc[study.cells["team"] == "support", "required"].sum()
     for team in ("sales", "support", "billing"):
         assert team in done.stdout
-    assert "agent-hours" in done.stdout
+    assert "agent-hours" in done.stdout and "warning: fewer than 10 days a trial" in done.stdout
 
 
 def test_convsim_staff_names_a_bad_target(tmp_path):
