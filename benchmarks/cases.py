@@ -177,9 +177,23 @@ def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
     return {"seconds": seconds, "items": len(loaded)}
 
 
+def staffing_study(replications: int, workers: int, seed: int) -> dict[str, Any]:
+    """A staffing study of the default day: 30-minute intervals, 80 % in 60 s and at most 5 % abandoning."""
+    import sim
+    from sim import staffing
+
+    scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
+    targets = [staffing.Target.parse("service_level>=0.8@60s"), staffing.Target.parse("abandonment_rate<=0.05")]
+    started = time.perf_counter()
+    study = staffing.requirement(scenario.model_copy(update={"seed": seed}), targets, interval=1800,
+                                 replications=replications, workers=workers)
+    return {"seconds": time.perf_counter() - started, "items": study.settings["simulated_days"],
+            "rounds": study.settings["rounds"]}
+
+
 CASES: dict[str, Callable[..., dict[str, Any]]] = {
     "mmc_ours": mmc_ours, "mmc_simpy": mmc_simpy, "mmc_ciw": mmc_ciw, "lifecycle": lifecycle, "sweep": sweep,
-    "trace_load": trace_load,
+    "trace_load": trace_load, "staffing_study": staffing_study,
 }
 
 

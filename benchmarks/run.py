@@ -18,8 +18,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SIZES = {
-    "full": {"mmc": 200_000, "lifecycle": 1_000_000, "trace": 1_000_000, "sweep": 200, "repeats": 3},
-    "quick": {"mmc": 2_000, "lifecycle": 5_000, "trace": 5_000, "sweep": 4, "repeats": 1},
+    "full": {"mmc": 200_000, "lifecycle": 1_000_000, "trace": 1_000_000, "sweep": 200, "staffing": 30,
+             "repeats": 3},
+    "quick": {"mmc": 2_000, "lifecycle": 5_000, "trace": 5_000, "sweep": 4, "staffing": 2, "repeats": 1},
 }
 SERVERS = (10, 50, 200)
 PATIENCE = 600.0  # seconds, twice the mean service time
@@ -101,6 +102,13 @@ def main() -> None:
     print(row("  2 workers", f"{per_second[2]:.2f} runs/s"))
     print(row("  speed-up, 2 workers / 1", f"{per_second[2] / per_second[1]:.2f}x", ">= 1.8x",
               per_second[2] >= 1.8 * per_second[1]))
+
+    days = size["staffing"]
+    for workers in (1, 2):
+        m = measure("staffing_study", repeats, replications=days, workers=workers)
+        print(row(f"staffing study, default day, 30 min, {days} days a trial" if workers == 1 else "  2 workers",
+                  f"{m['seconds']:.1f} s, {m['items'] / m['seconds']:.1f} days/s", "a minute at most" * (workers == 2),
+                  m["seconds"] <= 60 if workers == 2 else None))
 
 
 if __name__ == "__main__":

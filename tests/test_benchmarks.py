@@ -21,3 +21,4 @@ def test_the_benchmark_runs_and_prints_every_row():
     assert any("speed-up, 2 workers / 1" in line for line in lines)
     assert any(line.startswith("trace load") and "csv" in line for line in lines)
     assert any(line.startswith("trace load") and "parquet" in line for line in lines)
+    assert any(line.startswith("staffing study, default day") and "days/s" in line for line in lines)
