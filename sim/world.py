@@ -197,7 +197,7 @@ class World:
         self.seed = scenario.seed if seed is None else seed
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
-        sink = None if event_sink is None else (lambda columns: event_sink(columns, self.info()))
+        sink = None if event_sink is None else (lambda columns: event_sink(columns, self.info))
         self.events = EventLog(self.env, sink) if scenario.record_events else None
         self.log = _ignore if self.events is None else self.events.add
         self.conversation_log = ConversationLog(self._learnable_fields())
@@ -684,8 +684,9 @@ class World:
 
     # ------------------------------------------------------------------------------------- records
 
-    @functools.cache  # noqa: B019  (one world, one info: its contacts are fixed once built)
+    @functools.cached_property
     def info(self) -> RunInfo:
+        """What the run is (computed once: its contacts are fixed once the world is built)."""
         scenario = self.scenario
         return RunInfo(
             strategy=self.strategy_name,
@@ -708,7 +709,7 @@ class World:
         if events is not None and events.sink is not None:
             events.flush()
         return RunRecords(
-            info=self.info(),
+            info=self.info,
             conversations=self.conversation_log.columns(),
             categories=list(self.conversation_log.categories),
             events=None if events is None or events.sink is not None else events.columns(),

@@ -68,3 +68,20 @@ def test_strategies_compared_within_a_segment():
     runs = result.segments("tier")
     runs = runs[runs["tier"] == "vip"].pivot(index="seed", columns="strategy", values="first_response_time_mean")
     assert vip.loc["skill_based", "difference"] == pytest.approx((runs["skill_based"] - runs["round_robin"]).mean())
+
+
+def test_a_finished_world_is_freed():
+    """Nothing keeps a run's world alive after its records are out (a method cache once kept every one)."""
+    import gc
+    import weakref
+
+    from sim import arrivals
+    from sim.world import World
+
+    scenario = sim.load("scenarios/default.yaml")
+    world = World(scenario, arrivals.for_scenario(scenario), None, scenario.seed)
+    records = world.run().records()
+    freed = weakref.ref(world)
+    del world
+    gc.collect()
+    assert freed() is None and records.info.strategy == "skill_based"
