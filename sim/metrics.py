@@ -161,13 +161,17 @@ def offered(frame: pd.DataFrame, duration: float, service_target: float) -> np.n
     return reached & ~censored
 
 
-def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges)."""
+def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges), each span counted
+    ``weights`` times (once by default)."""
+    weights = np.ones(len(begin)) if weights is None else np.asarray(weights, dtype=float)
+
     def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
-        points = np.sort(points)
+        order = np.argsort(points, kind="stable")
+        points, weight = points[order], weights[order]
         count = np.searchsorted(points, at, side="left")
-        before = np.concatenate(([0.0], np.cumsum(points)))[count]
-        return count * at - before
+        before = np.concatenate(([0.0], np.cumsum(weight * points)))[count]
+        return np.concatenate(([0.0], np.cumsum(weight)))[count] * at - before
 
     cumulative = integral(begin, grid) - integral(end, grid)
     return np.diff(cumulative)
@@ -205,10 +209,7 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     slots = np.array([cap for cap, spans in zip(capacity, records.online, strict=True) for _ in spans])
     lengths = np.diff(grid)
     online = overlap(online_spans[:, 0], online_spans[:, 1], grid) if len(online_spans) else np.zeros(cells)
-    online_slots = np.zeros(cells)
-    for cap in np.unique(slots):
-        spans = online_spans[slots == cap]
-        online_slots += cap * overlap(spans[:, 0], spans[:, 1], grid)
+    online_slots = overlap(online_spans[:, 0], online_spans[:, 1], grid, slots) if len(slots) else np.zeros(cells)
     busy_slots = overlap(assigned[has_agent], busy_end[has_agent], grid)
     n_offered = per_cell(opened, is_offered)
     with np.errstate(invalid="ignore", divide="ignore"):

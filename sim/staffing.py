@@ -148,15 +148,11 @@ class Day:
         return self.fold(np.array([[0.0, self.duration]]))
 
     def fold(self, spans: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Time covered by (weighted) spans [begin, end) of the run, summed per interval of the day."""
+        """Time covered by spans [begin, end) of the run (each counted ``weights`` times), summed per
+        interval of the day."""
         grid = np.append(np.arange(-self.offset, self.duration, self.width), self.duration)
-        grid[0] = max(grid[0], 0.0)
         edges = np.unique(np.clip(np.concatenate((grid, [0.0])), 0.0, self.duration))
-        covered = np.zeros(len(edges) - 1)
-        weights = np.ones(len(spans)) if weights is None else weights
-        for weight in np.unique(weights):
-            chosen = spans[weights == weight]
-            covered += weight * metrics.overlap(chosen[:, 0], np.minimum(chosen[:, 1], self.duration), edges)
+        covered = metrics.overlap(spans[:, 0], np.minimum(spans[:, 1], self.duration), edges, weights)
         return np.bincount(self.index(edges[:-1]), weights=covered, minlength=self.cells)
 
     def label(self, cell: int) -> str:
@@ -339,9 +335,11 @@ def planned(scenario: Scenario, day: Day) -> dict[str, np.ndarray]:
     exposure = day.exposure()
     result = {}
     for team in scenario.teams:
-        spans = [(b, e) for spec in scenario.agents if spec.team == team
-                 for b, e in spec.online(scenario.start, scenario.duration) for _ in range(spec.count)]
-        online = day.fold(np.array(spans)) if spans else np.zeros(day.cells)
+        shifts = [(spec.count, spec.online(scenario.start, scenario.duration))
+                  for spec in scenario.agents if spec.team == team]
+        spans = [span for _, online in shifts for span in online]
+        counts = [count for count, online in shifts for _ in online]
+        online = day.fold(np.array(spans), np.array(counts)) if spans else np.zeros(day.cells)
         with np.errstate(invalid="ignore", divide="ignore"):
             result[team] = np.where(exposure > 0, online / exposure, np.nan)
     return result
