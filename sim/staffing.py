@@ -467,7 +467,8 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
             staffed(high), "verification, final", first_seed=replications)
     bar.close()
     required = high.astype(float)
-    plan_heads = np.stack([planned(scenario, day)[team] for team in teams])
+    heads = planned(scenario, day)
+    plan_heads = np.stack([heads[team] for team in teams])
     note = np.select([~traffic, failing, ~reachable], ["", "unconfirmed", "capped"], "")
     table = _cells(teams, day, rate, handle_by_team, capacity, required, erlang, plan_heads, traffic, note,
                    {"requirement": final, "plan": current, "ceiling": ceiling})
@@ -487,6 +488,13 @@ def _capacity(scenario: Scenario, team: str) -> float:
 def _cells(teams: list[str], day: Day, rate: np.ndarray, handle: np.ndarray, capacity: np.ndarray,
            required: np.ndarray, erlang: dict[str, np.ndarray], plan_heads: np.ndarray, traffic: np.ndarray,
            note: np.ndarray, estimates: dict[str, Estimate]) -> pd.DataFrame:
+    measured = {}  # column: values per team × cell
+    for name, estimate in estimates.items():
+        for i, target in enumerate(estimate.targets):
+            label = f"{name}:{target.kpi}" + (f"@{target.within:g}s" if target.within is not None else "")
+            measured[label] = estimate.value(i)
+            if name == "requirement":
+                measured[f"{label}:bound"] = estimate.bound(i)
     rows = []
     for g, team in enumerate(teams):
         for k in range(day.cells):
@@ -497,13 +505,8 @@ def _cells(teams: list[str], day: Day, rate: np.ndarray, handle: np.ndarray, cap
                    "offered_per_interval": rate[g, k] * day.width, "handle_time": handle[g],
                    "load": rate[g, k] * handle[g] / capacity[g], "required": need,
                    "erlang_c": erlang["C"][g, k], "erlang_a": erlang["A"][g, k], "planned": have,
-                   "gap": have - need, "status": status, "note": str(note[g, k])}
-            for name, estimate in estimates.items():
-                for i, target in enumerate(estimate.targets):
-                    label = f"{target.kpi}@{target.within:g}s" if target.within is not None else target.kpi
-                    row[f"{name}:{label}"] = estimate.value(i)[g, k]
-                    if name == "requirement":
-                        row[f"{name}:{label}:bound"] = estimate.bound(i)[g, k]
+                   "gap": have - need, "status": status, "note": str(note[g, k]),
+                   **{column: values[g, k] for column, values in measured.items()}}
             rows.append(row)
     return pd.DataFrame(rows)
 
