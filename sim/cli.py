@@ -206,6 +206,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _executor(command: argparse.ArgumentParser, dask: bool = False) -> None:
+    """Where a command's runs go: ``--workers`` local processes, or with ``dask`` also a ``--scheduler``."""
+    command.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
+    if dask:
+        command.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="convsim", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -224,15 +231,13 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--strategies", required=True, help="comma-separated; the first is the baseline")
     compare.add_argument("--replications", type=_count, default=30)
     compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
-    compare.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
-    compare.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
+    _executor(compare, dask=True)
     compare.set_defaults(handler=_compare)
     sweep = commands.add_parser("sweep", help="vary scenario parameters over a grid, with replications")
     sweep.add_argument("scenario")
     sweep.add_argument("--grid", required=True, help="YAML: parameters (dotted path: values), replications, strategies")
     sweep.add_argument("--out", default="out/sweep", help="output folder; rerun to resume (default out/sweep)")
-    sweep.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
-    sweep.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
+    _executor(sweep, dask=True)
     sweep.set_defaults(handler=_sweep)
     staff = commands.add_parser("staff", help="agents needed per team and interval for service targets")
     staff.add_argument("scenario")
@@ -243,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
     staff.add_argument("--replications", type=_count, default=20, help="days simulated per trial (default 20)")
     staff.add_argument("--confidence", type=float, default=0.9,
                        help="one-sided confidence that each interval meets the targets (default 0.9)")
-    staff.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
+    _executor(staff)
     staff.add_argument("--out", default="out/staff", help="output folder (default out/staff)")
     staff.set_defaults(handler=_staff)
     reporting = commands.add_parser("report", help="write report.html and figures for an output folder")
@@ -258,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--size", choices=["quick", "full"], default="quick",
                           help="quick (about ten seconds) or full (minutes; narrower intervals)")
     validate.add_argument("--replications", type=_count, help="independent runs per case")
-    validate.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
+    _executor(validate)
     validate.set_defaults(handler=_validate)
     trace = commands.add_parser("trace", help="generate, fit or show arrival traces")
     traces = trace.add_subparsers(dest="trace_command", required=True)
