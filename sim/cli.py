@@ -87,7 +87,7 @@ def _sweep(args: argparse.Namespace) -> int:
     keys = [*spec["parameters"], "strategy"]
     means = table[table["kpi"].isin(["service_level", "abandonment_rate", "first_response_time_mean"])]
     print(means.pivot_table(index=keys, columns="kpi", values="value", observed=True).round(4).to_string())
-    print(f"\n{len(table) // len(experiment.metrics.KPIS):,} runs; the tidy table is in {folder}/sweep.parquet")
+    print(f"\n{len(table) // table['kpi'].nunique():,} runs; the tidy table is in {folder}/sweep.parquet")
     return 0
 
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 from tqdm import tqdm
 
-from sim import metrics
+from sim import comparison
 from sim.errors import ConvsimError, ScenarioError
 from sim.output import atomic_write
 from sim.runner import simulate, tables
@@ -101,12 +101,8 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
                                    "seed": job.seed, "kpis": kpis})
                 atomic_write(runs_dir / f"{job.name}.json", lambda p, t=text: p.write_text(t))
             bar.update()
-    rows = [{"strategy": job.strategy, "replication": job.replication, "seed": job.seed, "kpi": kpi,
-             "value": done[job.name][kpi]} for job in jobs for kpi in metrics.KPIS]
-    table = pd.DataFrame(rows)
-    table["strategy"] = pd.Categorical(table["strategy"], categories=strategies)
-    table["value"] = table["value"].astype(float)
-    return table
+    return comparison.tidy(pd.DataFrame([{**done[job.name], "strategy": job.strategy, "seed": job.seed}
+                                         for job in jobs]))
 
 
 def defined_here(strategy: str | None) -> bool:
