@@ -123,8 +123,11 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
     """The default scenario repeated day after day: every step, shift, return and table, files written.
 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
-    from sim import arrivals, metrics, output, runner
-    from sim.world import World
+    from sim.analysis import metrics
+    from sim.engine.world import World
+    from sim.experiments import runner
+    from sim.io import results as output
+    from sim.model import arrivals
 
     scenario = (_scaled_month if month else _scaled_default)(conversations, events)
     started = time.perf_counter()
@@ -161,8 +164,8 @@ def sweep(runs: int, workers: int, seed: int) -> dict[str, Any]:
 def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
     """Loading an exported trace of ``rows`` messages (made first, not timed) through the full checks."""
     import sim
-    from sim import arrivals
-    from sim.streams import Streams
+    from sim.engine.streams import Streams
+    from sim.model import arrivals
 
     scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
     spec = scenario.arrivals.generate
@@ -172,7 +175,7 @@ def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
         path = arrivals.write(trace, Path(folder) / f"trace.{suffix}", scenario.start)
         long = scenario.model_copy(update={"duration": days * 86400.0})
         started = time.perf_counter()
-        loaded = arrivals.load(path, long, sim.scenario.TraceFile(path=str(path)))
+        loaded = arrivals.load(path, long, sim.model.scenario.TraceFile(path=str(path)))
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "items": len(loaded)}
 
@@ -180,7 +183,7 @@ def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
 def staffing_study(replications: int, workers: int, seed: int) -> dict[str, Any]:
     """A staffing study of the default day: 30-minute intervals, 80 % in 60 s and at most 5 % abandoning."""
     import sim
-    from sim import staffing
+    from sim.experiments import staffing
 
     scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
     targets = [staffing.Target.parse("service_level>=0.8@60s"), staffing.Target.parse("abandonment_rate<=0.05")]

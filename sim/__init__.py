@@ -6,8 +6,8 @@
 """
 
 from sim.errors import ConvsimError, ScenarioError, StrategyError, TraceError
-from sim.runner import Result, run, simulate, tables
-from sim.scenario import Scenario, load, parse
+from sim.experiments.runner import Result, run, simulate, tables
+from sim.model.scenario import Scenario, load, parse
 
 __all__ = ["ConvsimError", "Result", "Scenario", "ScenarioError", "StrategyError", "TraceError", "load",
            "parse", "run", "simulate", "tables"]

@@ -11,10 +11,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim import comparison, output, runner
-from sim import scenario as scenario_file
+from sim.analysis import comparison
+from sim.engine.streams import Streams
 from sim.errors import ConvsimError
-from sim.streams import Streams
+from sim.experiments import runner
+from sim.io import results as output
+from sim.model import scenario as scenario_file
 from strategies import registry
 
 
@@ -45,7 +47,7 @@ def _strategies(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim import experiment
+    from sim.experiments import replications as experiment
 
     scenario = scenario_file.load(args.scenario)
     names = [name.strip() for name in args.strategies.split(",") if name.strip()]
@@ -69,7 +71,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     import yaml
 
-    from sim import experiment
+    from sim.experiments import replications as experiment
 
     scenario = scenario_file.load(args.scenario)
     try:
@@ -92,7 +94,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from sim import validation
+    from sim.experiments import validation
 
     started = time.perf_counter()
     table = validation.run(args.size, args.replications, args.workers, progress=True)
@@ -105,7 +107,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _trace_generate(args: argparse.Namespace) -> int:
-    from sim import arrivals
+    from sim.model import arrivals
 
     scenario = scenario_file.load(args.scenario)
     if scenario.arrivals.generate is None:
@@ -122,7 +124,7 @@ def _trace_generate(args: argparse.Namespace) -> int:
 def _trace_fit(args: argparse.Namespace) -> int:
     import yaml
 
-    from sim import calibration
+    from sim.analysis import calibration
 
     log = calibration.read_log(Path(args.log))
     start = dt.datetime.fromisoformat(args.start) if args.start else None
@@ -140,7 +142,8 @@ def _trace_fit(args: argparse.Namespace) -> int:
 
 
 def _trace_show(args: argparse.Namespace) -> int:
-    from sim import arrivals, report
+    from sim.io import report
+    from sim.model import arrivals
 
     columns = dict(item.split("=", 1) for item in args.columns.split(",")) if args.columns else {}
     trace = arrivals.read_plain(Path(args.file), columns)
@@ -159,7 +162,8 @@ def _trace_show(args: argparse.Namespace) -> int:
 
 
 def _staff(args: argparse.Namespace) -> int:
-    from sim import staffing, units
+    from sim import units
+    from sim.experiments import staffing
 
     targets = [staffing.Target.parse(text) for text in args.target]
     scenario = scenario_file.load(args.scenario)
@@ -179,7 +183,7 @@ def _staff(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from sim import report
+    from sim.io import report
 
     path = report.build(args.folder, args.title)
     print(f"report written: {path.resolve()}")
@@ -187,7 +191,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _process_log(args: argparse.Namespace) -> int:
-    from sim import process_log
+    from sim.io import process_log
 
     path = process_log.export(Path(args.folder), args.format)
     print(f"process log written: {path} (case:concept:name, concept:name, time:timestamp, org:resource, "

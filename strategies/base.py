@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.world import Agent, Conversation
+    from sim.engine.world import Agent, Conversation
 
 
 class Strategy:

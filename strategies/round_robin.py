@@ -9,7 +9,7 @@ from strategies.base import Strategy
 from strategies.registry import register
 
 if TYPE_CHECKING:
-    from sim.world import Agent, Conversation, Team
+    from sim.engine.world import Agent, Conversation, Team
 
 
 @register("round_robin")

@@ -10,7 +10,7 @@ from strategies import base
 from strategies.registry import register
 
 if TYPE_CHECKING:
-    from sim.world import Agent, Conversation
+    from sim.engine.world import Agent, Conversation
 
 
 @register("skill_based")

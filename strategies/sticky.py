@@ -9,7 +9,7 @@ from strategies import base
 from strategies.registry import register
 
 if TYPE_CHECKING:
-    from sim.world import Agent, Conversation
+    from sim.engine.world import Agent, Conversation
 
 
 @register("sticky")

@@ -6,8 +6,8 @@ import pytest
 
 import sim
 from helpers import BASE, merge
-from sim import arrivals
 from sim.errors import TraceError
+from sim.model import arrivals
 
 
 def with_arrivals(arrivals_section, base_dir=None, **over):

@@ -9,7 +9,8 @@ from scipy import stats
 
 import sim
 from helpers import BASE, merge
-from sim import arrivals, calibration
+from sim.analysis import calibration
+from sim.model import arrivals
 
 MONDAY = pd.Timestamp("2026-11-02")
 

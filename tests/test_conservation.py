@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim import events as ev
+from sim.engine import events as ev
 
 
 def test_every_arrival_opened_a_conversation_or_joined_one(default_result):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import experiment
+from sim.experiments import replications as experiment
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -76,7 +76,7 @@ def test_a_dask_worker_killed_mid_sweep_loses_no_run(cluster, tmp_path):
     assert workers[0].poll() is not None  # it really died
     finished = sorted(p.stem for p in (tmp_path / "runs").glob("*.json"))
     assert len(finished) == 10
-    assert table["value"].notna().any() and len(table) == 10 * len(sim.metrics.KPIS)
+    assert table["value"].notna().any() and len(table) == 10 * len(sim.analysis.metrics.KPIS)
 
 
 def test_a_local_dask_cluster_gives_the_same_table():

@@ -13,7 +13,7 @@ import pytest
 
 import sim
 from helpers import make_scenario, run
-from sim import theory
+from sim.analysis import theory
 
 HANDLE = 300.0
 

@@ -4,8 +4,8 @@ import pytest
 
 import sim
 from helpers import make_scenario, make_trace
-from sim.invariants import InvariantError
-from sim.world import World
+from sim.engine.invariants import InvariantError
+from sim.engine.world import World
 
 
 def world(trace, **over):

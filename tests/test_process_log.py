@@ -11,9 +11,10 @@ import pytest
 
 import sim
 from helpers import make_scenario, make_trace, run
-from sim import metrics, output
+from sim.analysis import metrics
 from sim.errors import ConvsimError
-from sim.process_log import CONTACT_EVENTS, export, process_log, write_xes
+from sim.io import results as output
+from sim.io.process_log import CONTACT_EVENTS, export, process_log, write_xes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

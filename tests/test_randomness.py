@@ -6,8 +6,8 @@ import pytest
 
 import sim
 from helpers import make_scenario
-from sim import arrivals
-from sim.world import World
+from sim.engine.world import World
+from sim.model import arrivals
 
 STRATEGIES = ["round_robin", "least_busy", "skill_based"]
 

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import output, records
+from sim.engine import records
+from sim.io import results as output
 
 
 def test_chunked_records_equal_unchunked(monkeypatch, default_result):
@@ -75,8 +76,8 @@ def test_a_finished_world_is_freed():
     import gc
     import weakref
 
-    from sim import arrivals
-    from sim.world import World
+    from sim.engine.world import World
+    from sim.model import arrivals
 
     scenario = sim.load("scenarios/default.yaml")
     world = World(scenario, arrivals.for_scenario(scenario), None, scenario.seed)

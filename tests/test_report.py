@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from sim import comparison, report
+from sim.analysis import comparison
 from sim.errors import ConvsimError
+from sim.io import report
 
 CONVSIM = str(Path(sys.executable).parent / "convsim")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

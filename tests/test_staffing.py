@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from helpers import make_scenario
-from sim import staffing
 from sim.errors import ConvsimError
+from sim.experiments import staffing
 
 PER_HOUR = [0, 60, 120, 240, 120, 0]  # Poisson arrivals per hour, hour by hour from midnight
 

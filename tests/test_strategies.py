@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import make_scenario, make_trace, run
+from sim.engine.invariants import InvariantError
 from sim.errors import ScenarioError, StrategyError
-from sim.invariants import InvariantError
 from strategies import available, make
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sim import theory
+from sim.analysis import theory
 
 # The widely reproduced worked case: 100 contacts per 30 minutes, handle 180 s, 14 agents, target 20 s.
 RATE, HANDLE, AGENTS = 100 / 1800, 180.0, 14

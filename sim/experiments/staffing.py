@@ -42,13 +42,14 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from sim import comparison, metrics, units
+from sim import units
+from sim.analysis import comparison, metrics
+from sim.analysis.theory import ErlangA, ErlangC
 from sim.errors import ConvsimError
-from sim.experiment import defined_here, local_executor
-from sim.output import atomic_write
-from sim.runner import simulate, tables
-from sim.scenario import WEEKDAYS, Scenario, Shift
-from sim.theory import ErlangA, ErlangC
+from sim.experiments.replications import defined_here, local_executor
+from sim.experiments.runner import simulate, tables
+from sim.io.results import atomic_write
+from sim.model.scenario import WEEKDAYS, Scenario, Shift
 
 DAY = 86400.0
 GOALS = {  # KPI a target may name: (better is higher, needs a time "@t")

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.errors import ConvsimError
-from sim.output import atomic_write
+from sim.io.results import atomic_write
 
 FORMATS = ("csv", "parquet", "xes")
 CASE, ACTIVITY, TIMESTAMP, RESOURCE, GROUP = (
@@ -55,7 +55,7 @@ def _clock(timestamps: pd.Series) -> tuple[np.ndarray, bool]:
 
 
 def process_log(events: pd.DataFrame) -> pd.DataFrame:
-    """The event log (``sim.metrics.events``'s layout; several strategies and seeds may share it) as a
+    """The event log (``sim.analysis.metrics.events``'s layout; several strategies and seeds may share it) as a
     process-mining table: a row per event, sorted by case (in the order strategies first appear, then
     seed and conversation id) and time, events at the same time in the log's order."""
     missing = [name for name in NEEDED if name not in events.columns]

@@ -20,11 +20,11 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from sim import events as ev
-from sim import theory
-from sim.records import RunRecords
-from sim.runner import simulate
-from sim.scenario import Scenario, parse
+from sim.analysis import theory
+from sim.engine import events as ev
+from sim.engine.records import RunRecords
+from sim.experiments.runner import simulate
+from sim.model.scenario import Scenario, parse
 
 MEAN_HANDLE = 300.0  # seconds
 TARGET = 60.0  # the service-level target, seconds

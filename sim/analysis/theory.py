@@ -11,7 +11,7 @@ Service level has three definitions in the literature; each is named apart here:
 - ``service_level_answered_of_all``: arrivals answered within t over all arrivals;
 - ``service_level_answered_of_answered``: answered within t over answered arrivals.
 
-Our KPI ``service_level`` (sim.metrics) is *answered within t over all offered*:
+Our KPI ``service_level`` (sim.analysis.metrics) is *answered within t over all offered*:
 ``service_level_answered_of_all``.
 """
 

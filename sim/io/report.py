@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import comparison, metrics
+from sim.analysis import comparison, metrics
 from sim.errors import ConvsimError
-from sim.output import atomic_write
-from sim.staffing import Staffing
+from sim.experiments.staffing import Staffing
+from sim.io.results import atomic_write
 
 BUILT_IN = {"round_robin": "#1f77b4", "least_busy": "#ff7f0e", "skill_based": "#2ca02c", "random": "#d62728",
             "longest_idle": "#9467bd", "sticky": "#8c564b"}

@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim import events as ev
-from sim.arrivals import GIVEN
-from sim.distributions import Constant
+from sim.engine import events as ev
+from sim.engine.invariants import InvariantError, Invariants
+from sim.engine.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
+from sim.engine.streams import Draws, Fixed, Given, Streams, uniform
 from sim.errors import ScenarioError, TraceError
-from sim.invariants import InvariantError, Invariants
-from sim.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
-from sim.scenario import AgentSpec, Ask, Scenario
-from sim.streams import Draws, Fixed, Given, Streams, uniform
+from sim.model.arrivals import GIVEN
+from sim.model.distributions import Constant
+from sim.model.scenario import AgentSpec, Ask, Scenario
 from strategies import Strategy
 from strategies import registry as strategy_registry
 
@@ -191,7 +191,7 @@ class World:
     def __init__(self, scenario: Scenario, trace: pd.DataFrame, strategy: str | None = None,
                  seed: int | None = None, event_sink: Callable[[Columns, RunInfo], None] | None = None,
                  check: bool = True) -> None:
-        from sim.workflow import Workflow
+        from sim.engine.workflow import Workflow
 
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed

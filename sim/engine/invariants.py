@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sim import events as ev
+from sim.engine import events as ev
 
 if TYPE_CHECKING:
-    from sim.world import Agent, Assignment, Conversation, World
+    from sim.engine.world import Agent, Assignment, Conversation, World
 
 
 class InvariantError(RuntimeError):

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim import units
+from sim.engine.streams import Streams
 from sim.errors import ScenarioError, TraceError
-from sim.scenario import WEEKDAYS, Generate, Scenario, TraceFile
-from sim.streams import Streams
+from sim.model.scenario import WEEKDAYS, Generate, Scenario, TraceFile
 
 REQUIRED = ("timestamp", "contact_id", "channel")
 GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn ones
@@ -115,7 +115,7 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
 def write(trace: pd.DataFrame, path: str | Path, start: dt.datetime) -> Path:
     """Write a trace in the loader's layout (ISO ``timestamp``, ``contact_id``, ``channel``, attributes),
     as CSV or Parquet by the file's suffix."""
-    from sim.output import atomic_write
+    from sim.io.results import atomic_write
 
     path = Path(path)
     frame = trace.drop(columns=["time"])

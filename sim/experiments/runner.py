@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from sim import arrivals, comparison, metrics
-from sim import scenario as scenario_file
+from sim.analysis import comparison, metrics
+from sim.engine.records import RunRecords
+from sim.engine.world import World
 from sim.errors import ConvsimError
-from sim.records import RunRecords
-from sim.scenario import Scenario
-from sim.world import World
+from sim.model import arrivals
+from sim.model import scenario as scenario_file
+from sim.model.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Result:
 
     def compare(self, baseline: str | None = None, level: float = 0.95, by: str | None = None) -> pd.DataFrame:
         """Per strategy and KPI, the mean over replications with its confidence interval, and the
-        difference to ``baseline`` (the first strategy) paired by replication (see :mod:`sim.comparison`);
+        difference to ``baseline`` (the first strategy) paired by replication (see :mod:`sim.analysis.comparison`);
         with ``by``, per segment too (a column named ``by``; see :meth:`segments`)."""
         if by is None:
             return comparison.compare(comparison.tidy(self.summary), baseline, level)

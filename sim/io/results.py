@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import metrics
-from sim.records import RunInfo
-from sim.runner import Result
+from sim.analysis import metrics
+from sim.engine.records import RunInfo
+from sim.experiments.runner import Result
 
 TABLES = ("conversations", "events", "agents", "intervals", "summary")
 

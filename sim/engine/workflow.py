@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim import events as ev
-from sim import scenario as sc
 from sim import units
-from sim.invariants import InvariantError
-from sim.streams import Draws, Fixed, uniform
-from sim.world import Assignment
+from sim.engine import events as ev
+from sim.engine.invariants import InvariantError
+from sim.engine.streams import Draws, Fixed, uniform
+from sim.engine.world import Assignment
+from sim.model import scenario as sc
 
 if TYPE_CHECKING:
-    from sim.world import Conversation, World
+    from sim.engine.world import Conversation, World
 
 Run = Generator[simpy.Event, Any, int | None]
 END = -1  # a step's answer: the workflow is over (the queue takes the conversation on)

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import events as ev
-from sim.records import Columns, EventLog, RunInfo, RunRecords
+from sim.engine import events as ev
+from sim.engine.records import Columns, EventLog, RunInfo, RunRecords
 
 KPIS = {  # name: unit
     "conversations_opened": "count", "conversations_closed": "count", "offered": "count",

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 from scipy import stats
 
-from sim import metrics
+from sim.analysis import metrics
 
 
 def tidy(summary: pd.DataFrame) -> pd.DataFrame:

@@ -19,8 +19,8 @@ from pydantic import (
 )
 
 from sim import units
-from sim.distributions import Constant, Distribution
 from sim.errors import ScenarioError, StrategyError
+from sim.model.distributions import Constant, Distribution
 from sim.units import Seconds
 
 Probability = Annotated[float, Field(ge=0, le=1)]

@@ -22,11 +22,11 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 from tqdm import tqdm
 
-from sim import comparison
+from sim.analysis import comparison
 from sim.errors import ConvsimError, ScenarioError
-from sim.output import atomic_write
-from sim.runner import simulate, tables
-from sim.scenario import Scenario
+from sim.experiments.runner import simulate, tables
+from sim.io.results import atomic_write
+from sim.model.scenario import Scenario
 from strategies import registry
 
 ATTEMPTS = 3  # a run whose worker dies is tried this many times in all
@@ -172,7 +172,7 @@ def with_values(scenario: Scenario, values: dict[str, Any]) -> Scenario:
     """The scenario with each dotted path set to its value, validated again: ``contacts.patience.mean``,
     ``arrivals.generate.volume``; in a list, an item by position (``agents.0.count``), by its ``id``
     (``agents.support-es.count``, ``workflow.purpose.timeout``) or every item (``agents.*.capacity``)."""
-    from sim.scenario import parse
+    from sim.model.scenario import parse
 
     data = scenario.model_dump(by_alias=True, exclude={"base_dir", "source"})
     for path, value in values.items():

@@ -18,7 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import simpy
 
-    from sim.world import Conversation
+    from sim.engine.world import Conversation
 
 CHUNK = 1 << 16
 Columns = dict[str, np.ndarray]

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.errors import TraceError
-from sim.scenario import WEEKDAYS
+from sim.model.scenario import WEEKDAYS
 
 SLOT = 900.0  # seconds: the profile's resolution
 KNOWN = {"strategy", "seed", "conversation_id", "contact_id", "source", "channel", "team", "agent_id", "opened_at",
