@@ -124,8 +124,8 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
     from sim.analysis import metrics
+    from sim.analysis.result import tables
     from sim.engine.world import World
-    from sim.experiments import runner
     from sim.io import results as output
     from sim.model import arrivals
 
@@ -137,7 +137,7 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
         world = World(scenario, trace, None, seed, sink, check=False).run()
         simulated = time.perf_counter()
         records = world.records()
-        result = runner.tables(records)
+        result = tables(records)
         output.write(result, folder, events=False)
     done = time.perf_counter()
     n = len(records.conversations["id"])

@@ -5,8 +5,9 @@
     >>> result.kpis()
 """
 
+from sim.analysis.result import Result, tables
 from sim.errors import ConvsimError, ScenarioError, StrategyError, TraceError
-from sim.experiments.runner import Result, run, simulate, tables
+from sim.experiments.runner import run, simulate
 from sim.model.scenario import Scenario, load, parse
 
 __all__ = ["ConvsimError", "Result", "Scenario", "ScenarioError", "StrategyError", "TraceError", "load",

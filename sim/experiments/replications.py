@@ -23,8 +23,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.analysis import comparison
+from sim.analysis.result import tables
 from sim.errors import ConvsimError, ScenarioError
-from sim.experiments.runner import simulate, tables
+from sim.experiments.runner import simulate
 from sim.io.results import atomic_write
 from sim.model.scenario import Scenario
 from strategies import registry

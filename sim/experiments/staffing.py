@@ -44,10 +44,11 @@ from tqdm import tqdm
 
 from sim import units
 from sim.analysis import comparison, metrics
+from sim.analysis.result import tables
 from sim.analysis.theory import ErlangA, ErlangC
 from sim.errors import ConvsimError
 from sim.experiments.replications import defined_here, local_executor
-from sim.experiments.runner import simulate, tables
+from sim.experiments.runner import simulate
 from sim.io.results import atomic_write
 from sim.model.scenario import WEEKDAYS, Scenario, Shift
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.analysis import metrics
+from sim.analysis.result import Result
 from sim.engine.records import RunInfo
-from sim.experiments.runner import Result
 
 TABLES = ("conversations", "events", "agents", "intervals", "summary")
 
