@@ -125,6 +125,7 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
     from sim.analysis import metrics
     from sim.analysis.result import tables
+    from sim.engine.compiled import compile_run
     from sim.engine.world import World
     from sim.io import results as output
     from sim.model import arrivals
@@ -134,7 +135,7 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
     trace = arrivals.for_scenario(scenario, seed)
     with tempfile.TemporaryDirectory() as folder, output.EventStream(folder) as stream:
         sink = (lambda columns, info: stream(metrics.events(columns, info))) if events else None
-        world = World(scenario, trace, None, seed, sink, check=False).run()
+        world = World(compile_run(scenario, trace, None, seed), sink, check=False).run()
         simulated = time.perf_counter()
         records = world.records()
         result = tables(records)

@@ -6,10 +6,11 @@ A strategy is a small class, made fresh for every run, with one method::
 
 ``candidates`` are the routed team's agents that may take the conversation now (online, when the
 assign step says so, and below their capacity); ``None`` leaves the conversation waiting in the team
-queue. Look strategies up by name with :func:`strategies.registry.make`.
+queue. What a strategy sees is the contract in :mod:`strategies.base` (read-only views); look
+strategies up by name with :func:`strategies.registry.make`.
 """
 
-from strategies.base import Strategy
+from strategies.base import AgentView, ConversationView, Strategy, TeamView
 from strategies.registry import available, make, register
 
-__all__ = ["Strategy", "available", "make", "register"]
+__all__ = ["AgentView", "ConversationView", "Strategy", "TeamView", "available", "make", "register"]

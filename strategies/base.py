@@ -1,21 +1,76 @@
-"""The strategy protocol every assignment strategy follows."""
+"""The routing contract: what a strategy sees of agents and conversations, and the strategy protocol.
+
+Strategies see read-only views, never the engine's objects: these protocols list everything a strategy
+may read. The engine hands its own entities, which provide exactly these attributes, so dispatch reads
+plain attributes at full speed; a strategy that writes to a view, or reads what is not listed here,
+is outside the contract. Nothing here imports the engine.
+"""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Hashable, Mapping
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+
+@runtime_checkable
+class TeamView(Hashable, Protocol):
+    """A team, as a key a strategy may keep state under (a rotation pointer per team, say)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+@runtime_checkable
+class AgentView(Hashable, Protocol):
+    """An agent: ``rank`` is the position in the team's roster; ``skills`` maps a skill to its level
+    (1–10); ``open`` counts its open conversations, at most ``capacity``; ``idle_since`` is the time of
+    its last change of load or of coming online."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def team(self) -> TeamView: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def skills(self) -> Mapping[str, int]: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def open(self) -> int: ...
+    @property
+    def online(self) -> bool: ...
+    @property
+    def idle_since(self) -> float: ...
+
+
+@runtime_checkable
+class ConversationView(Hashable, Protocol):
+    """A conversation waiting for an agent: the ``team`` it is routed to, the contact ``fields`` the
+    workflow has learned, the ``required_skills`` its assign step reads from them, when it was
+    ``queued_at``, and the agent who handled the contact's previous conversation."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def team(self) -> TeamView: ...
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+    @property
+    def required_skills(self) -> tuple[str, ...]: ...
+    @property
+    def queued_at(self) -> float: ...
+    @property
+    def previous_agent(self) -> AgentView | None: ...
 
 
 class Strategy:
     """Base class: subclasses set their parameters in ``__init__`` and implement :meth:`choose`.
 
-    ``wake_after`` (seconds or None) asks the world to re-run dispatch for a conversation that has
+    ``wake_after`` (seconds or None) asks the engine to dispatch again for a conversation that has
     waited that long, for strategies whose choice changes with the wait (skill relaxation).
     """
 
@@ -27,9 +82,9 @@ class Strategy:
         """Called once before a run with the strategy's own random stream."""
         self.rng = rng
 
-    def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+    def choose(self, conversation: ConversationView, candidates: Collection[AgentView],
+               now: float) -> AgentView | None:
+        """The candidate that takes ``conversation`` now, or None to leave it waiting."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -38,7 +93,7 @@ class Strategy:
         return f"{type(self).__name__}({shown})"
 
 
-def least_busy(candidates: Collection[Agent]) -> Agent | None:
+def least_busy(candidates: Collection[AgentView]) -> AgentView | None:
     """The candidate with the fewest open conversations, ties to the one idle the longest."""
     best = None
     for agent in candidates:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-from strategies import base
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+from strategies.base import AgentView, ConversationView, Strategy, least_busy
 
 
-@register("least_busy")
-class LeastBusy(base.Strategy):
+class LeastBusy(Strategy):
     """The platform's "least open contacts" rule."""
 
+    name = "least_busy"
+
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
-        return base.least_busy(candidates)
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
+        return least_busy(candidates)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-from strategies.base import Strategy
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+from strategies.base import AgentView, ConversationView, Strategy
 
 
-@register("longest_idle")
 class LongestIdle(Strategy):
     """Longest-idle round-robin, as some platforms offer it."""
 
+    name = "longest_idle"
+
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
         return min(candidates, key=lambda agent: (agent.idle_since, agent.rank), default=None)

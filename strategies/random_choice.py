@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-from strategies.base import Strategy
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+from strategies.base import AgentView, ConversationView, Strategy
 
 
-@register("random")
 class RandomChoice(Strategy):
     """A baseline that ignores load and skills."""
 
+    name = "random"
+
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
         if not candidates:
             return None
         pool = sorted(candidates, key=lambda agent: agent.rank)

@@ -1,4 +1,6 @@
-"""Strategies by name: the built-ins, ``module:Class`` paths and ``convsim.strategies`` entry points."""
+"""Strategies by name: the built-ins, ``module:Class`` paths and ``convsim.strategies`` entry points.
+
+Consulted when a scenario is compiled for running, never by the scenario's parser."""
 
 from __future__ import annotations
 
@@ -12,12 +14,19 @@ import pydantic
 
 from sim.errors import StrategyError
 from strategies.base import Strategy
+from strategies.least_busy import LeastBusy
+from strategies.longest_idle import LongestIdle
+from strategies.random_choice import RandomChoice
+from strategies.round_robin import RoundRobin
+from strategies.skill_based import SkillBased
+from strategies.sticky import Sticky
 
-_BUILT_IN: dict[str, type[Strategy]] = {}
+_BUILT_IN: dict[str, type[Strategy]] = {cls.name: cls for cls in (
+    LeastBusy, LongestIdle, RandomChoice, RoundRobin, SkillBased, Sticky)}
 
 
 def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
-    """Class decorator that makes a strategy available under ``name``."""
+    """Class decorator that makes a strategy of this process available under ``name``."""
 
     def wrap(cls: type[Strategy]) -> type[Strategy]:
         cls.name = name
@@ -27,20 +36,8 @@ def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     return wrap
 
 
-def _load_builtins() -> None:
-    from strategies import (  # noqa: F401  (importing registers them)
-        least_busy,
-        longest_idle,
-        random_choice,
-        round_robin,
-        skill_based,
-        sticky,
-    )
-
-
 def available() -> dict[str, type[Strategy]]:
     """Every strategy that can be named: built-ins and installed entry points, by name."""
-    _load_builtins()
     found = dict(_BUILT_IN)
     for entry in entry_points(group="convsim.strategies"):
         found.setdefault(entry.name, entry)  # loaded only when named

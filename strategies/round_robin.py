@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-from strategies.base import Strategy
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation, Team
+from strategies.base import AgentView, ConversationView, Strategy, TeamView
 
 
-@register("round_robin")
 class RoundRobin(Strategy):
     """Rotate through each team's roster; skip agents that cannot take the conversation now."""
 
+    name = "round_robin"
+
     def __init__(self) -> None:
-        self._last: dict[Team, int] = {}
+        self._last: dict[TeamView, int] = {}
 
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
         last = self._last.get(conversation.team, -1)
         after = first = None
         for agent in candidates:

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from sim.units import Seconds
-from strategies import base
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+from strategies.base import AgentView, ConversationView, Strategy, least_busy
 
 
-@register("skill_based")
-class SkillBased(base.Strategy):
+class SkillBased(Strategy):
     """Match the conversation's required skills; rank by the weakest required level, then load.
 
     ``relax_after`` (seconds, or None never to relax): once the conversation has waited that long in
     the queue, any candidate will do (least busy first).
     """
 
+    name = "skill_based"
+
     def __init__(self, relax_after: Seconds | None = None) -> None:
         self.relax_after = relax_after
         self.wake_after = relax_after
 
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
         required = conversation.required_skills
         if not required:
-            return base.least_busy(candidates)
+            return least_busy(candidates)
         best = None
         best_key = (1, 0, 0.0)  # sorts after any real key
         for agent in candidates:
@@ -47,5 +43,5 @@ class SkillBased(base.Strategy):
                 if key < best_key:
                     best, best_key = agent, key
         if best is None and self.relax_after is not None and now - conversation.queued_at >= self.relax_after:
-            return base.least_busy(candidates)
+            return least_busy(candidates)
         return best

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
-from strategies import base
-from strategies.registry import register
-
-if TYPE_CHECKING:
-    from sim.engine.world import Agent, Conversation
+from strategies.base import AgentView, ConversationView, Strategy, least_busy
 
 
-@register("sticky")
-class Sticky(base.Strategy):
+class Sticky(Strategy):
     """Returning contacts go back to the agent who helped them before."""
 
+    name = "sticky"
+
     def choose(
-        self, conversation: Conversation, candidates: Collection[Agent], now: float
-    ) -> Agent | None:
+        self, conversation: ConversationView, candidates: Collection[AgentView], now: float
+    ) -> AgentView | None:
         last = conversation.previous_agent
         if last is not None and last in candidates:
             return last
-        return base.least_busy(candidates)
+        return least_busy(candidates)

@@ -4,12 +4,13 @@ import pytest
 
 import sim
 from helpers import make_scenario, make_trace
+from sim.engine.compiled import compile_run
 from sim.engine.invariants import InvariantError
 from sim.engine.world import World
 
 
 def world(trace, **over):
-    return World(make_scenario(**over), trace)
+    return World(compile_run(make_scenario(**over), trace))
 
 
 def test_a_run_that_keeps_the_rules_passes_every_check():
@@ -59,7 +60,7 @@ def test_one_open_conversation_per_contact():
 
     def open_regardless(contact, channel, root, generation):  # the bug: no check for an open one
         w.invariants.message()
-        w.workflow.start(w._open(contact, 25, channel, root, generation))
+        w.workflow.start(w, w._open(contact, 25, channel, root, generation))
 
     w.message = open_regardless
     with pytest.raises(InvariantError, match=r"one open conversation per contact: conversation 1 \(contact x\) at t=10"):

@@ -6,7 +6,7 @@ import pytest
 
 import sim
 from helpers import make_scenario
-from sim.engine.world import World
+from sim.engine.compiled import compile_run
 from sim.model import arrivals
 
 STRATEGIES = ["round_robin", "least_busy", "skill_based"]
@@ -28,7 +28,7 @@ def test_another_seed_gives_another_day():
 def test_strategies_meet_the_same_contacts_with_the_same_draws():
     scenario = sim.load("scenarios/default.yaml")
     trace = arrivals.for_scenario(scenario)
-    worlds = [World(scenario, trace, name) for name in STRATEGIES]
+    worlds = [compile_run(scenario, trace, name) for name in STRATEGIES]
     index = np.arange(len(trace))
     for purpose in ("patience", "silent", "return_draw", "return_delay"):
         draws = [[getattr(w, purpose).at(g, i) for g in (0, 1) for i in index] for w in worlds]
@@ -43,8 +43,8 @@ def test_strategies_meet_the_same_contacts_with_the_same_draws():
 def test_draws_do_not_depend_on_the_order_they_are_asked_in():
     scenario = sim.load("scenarios/default.yaml")
     trace = arrivals.for_scenario(scenario)
-    forwards = World(scenario, trace).patience
-    backwards = World(scenario, trace).patience
+    forwards = compile_run(scenario, trace).patience
+    backwards = compile_run(scenario, trace).patience
     n = 10_000
     ahead = [forwards.at(0, i) for i in range(n)]
     behind = [backwards.at(0, i) for i in reversed(range(n))][::-1]

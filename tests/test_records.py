@@ -76,11 +76,12 @@ def test_a_finished_world_is_freed():
     import gc
     import weakref
 
+    from sim.engine.compiled import compile_run
     from sim.engine.world import World
     from sim.model import arrivals
 
     scenario = sim.load("scenarios/default.yaml")
-    world = World(scenario, arrivals.for_scenario(scenario), None, scenario.seed)
+    world = World(compile_run(scenario, arrivals.for_scenario(scenario)))
     records = world.run().records()
     freed = weakref.ref(world)
     del world

@@ -58,7 +58,6 @@ def error_for(data) -> str:
     ({"arrivals": {"generate": {"profile": [-3], "channels": {"whatsapp": 1}}}}, "arrivals.generate.profile.0: Input should be greater than or equal to 0 (got -3)"),
     ({"arrivals": {"generate": {"profile": [1], "channels": {"fax": 1}}}}, "arrivals.generate.channels: unknown channel 'fax'"),
     ({"arrivals": {"generate": {"profile": [1], "channels": {"whatsapp": -1}}}}, "share of 'whatsapp' must be a number >= 0, got -1"),
-    ({"strategy": {"name": "skill_based", "relax_after": "soon"}}, "strategy 'skill_based': parameter relax_after='soon'"),
     ({"capacity": 3}, "capacity: Extra inputs are not permitted (got 3)"),
     ({"outbound": [{"at": "11h", "contact_id": "c", "channel": "whatsapp", "team": "support"}]}, "outbound.0.at: 39600 s is not before the scenario's end (36000 s)"),
 ])

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from helpers import make_scenario, make_trace, run
+from sim.engine.compiled import compile_run
 from sim.engine.invariants import InvariantError
 from sim.errors import ScenarioError, StrategyError
 from strategies import available, make
@@ -115,8 +116,16 @@ def test_unknown_strategy_and_bad_parameters_are_clear_errors():
         make("skill_based", {"relax_after": "soon"})
     with pytest.raises(StrategyError, match="bad parameters"):
         make("least_busy", {"speed": 3})
+
+
+
+def test_a_scenario_names_its_strategies_freely_until_it_is_compiled_for_running():
+    scenario = make_scenario(strategy="fastest")  # the parser does not consult the registry
     with pytest.raises(ScenarioError, match=r"<scenario>: unknown strategy 'fastest'"):
-        make_scenario(strategy="fastest")
+        compile_run(scenario, make_trace())
+    tuned = make_scenario(strategy={"name": "skill_based", "relax_after": "soon"})
+    with pytest.raises(ScenarioError, match=r"<scenario>: strategy 'skill_based': parameter relax_after='soon'"):
+        compile_run(tuned, make_trace())
 
 
 def test_a_user_strategy_loads_by_module_and_class():

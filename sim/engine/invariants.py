@@ -1,18 +1,23 @@
 """Invariants checked on every run: a model bug stops the run instead of becoming a quiet wrong number.
 
-The world calls these hooks where the state changes; each check is a comparison or two. A broken rule
-raises :class:`InvariantError` naming the rule, the conversation and the simulated time.
+An observer: :meth:`Invariants.watch` wraps the world's state changes (a message arrives, a
+conversation opens, joins or leaves a queue, is assigned, closes; the run ends) with checks of a
+comparison or two. A world run without checks has no observer at all, so the dynamics carry no guards.
+A broken rule raises :class:`InvariantError` naming the rule, the conversation and the simulated time.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sim.engine import events as ev
 
 if TYPE_CHECKING:
-    from sim.engine.world import Agent, Assignment, Conversation, World
+    from sim.engine.entities import Agent, Conversation
+    from sim.engine.world import World
 
 
 class InvariantError(RuntimeError):
@@ -29,29 +34,56 @@ class Invariants:
         self.changed_at = 0.0
         self.delivered = 0  # inbound messages delivered (trace and returns)
 
-    def _broken(self, rule: str, conversation: Conversation, detail: str) -> None:
-        raise InvariantError(f"invariant broken: {rule}: conversation {conversation.id} "
-                             f"(contact {self.world.contact_ids[conversation.contact]}) at "
-                             f"t={self.world.env.now:g}: {detail}")
+    @classmethod
+    def watch(cls, world: World) -> Invariants:
+        """Checks attached to ``world``'s state changes."""
+        checks = cls(world)
+        checks._around("message", before=lambda *_: checks.message())
+        checks._around("_open", before=checks.opening)
+        checks._around("_queue", after=checks.queue_changed)
+        checks._around("_leave_queue", after=checks.queue_changed)
+        checks._around("_assign", before=checks.assigning)
+        checks._around("close", before=checks.closing)
+        checks._around("run", after=checks.finish)
+        return checks
+
+    def _around(self, name: str, before: Callable[..., None] | None = None,
+                after: Callable[[], None] | None = None) -> None:
+        method = getattr(self.world, name)
+
+        @functools.wraps(method)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if before is not None:
+                before(*args)
+            result = method(*args, **kwargs)
+            if after is not None:
+                after()
+            return result
+
+        setattr(self.world, name, checked)
+
+    def _broken(self, rule: str, number: int, contact: int, detail: str) -> None:
+        raise InvariantError(f"invariant broken: {rule}: conversation {number} "
+                             f"(contact {self.world.contact_ids[contact]}) at t={self.world.env.now:g}: {detail}")
 
     def message(self) -> None:
         self.delivered += 1
 
-    def opening(self, conversation: Conversation) -> None:
-        already = self.world.open_conversation[conversation.contact]
+    def opening(self, contact: int, *_: Any) -> None:
+        already = self.world.open_conversation[contact]
         if already is not None:
-            self._broken("one open conversation per contact", conversation,
+            self._broken("one open conversation per contact", self.world.conversations, contact,
                          f"conversation {already.id} of the same contact is still open")
 
-    def assigning(self, conversation: Conversation, agent: Agent, assignment: Assignment) -> None:
+    def assigning(self, conversation: Conversation, agent: Agent) -> None:
         if agent.open >= agent.capacity:
-            self._broken("capacity", conversation,
+            self._broken("capacity", conversation.id, conversation.contact,
                          f"agent {agent.id} already has {agent.open} of {agent.capacity} open")
-        if assignment.only_online and not agent.online:
-            self._broken("only online agents", conversation, f"agent {agent.id} is offline")
+        if conversation.assignment.only_online and not agent.online:
+            self._broken("only online agents", conversation.id, conversation.contact, f"agent {agent.id} is offline")
         if agent.team is not conversation.team:
-            self._broken("routed team", conversation, f"agent {agent.id} is in {agent.team.name}, "
-                         f"the conversation in {conversation.team.name}")
+            self._broken("routed team", conversation.id, conversation.contact, f"agent {agent.id} is in "
+                         f"{agent.team.name}, the conversation in {conversation.team.name}")
 
     def queue_changed(self) -> None:
         """Called whenever a conversation joins or leaves a queue: integrate the real queue lengths."""
@@ -60,26 +92,27 @@ class Invariants:
         self.changed_at = now
         self.waiting = sum(len(team.waiting) + len(team.returned) for team in self.world.teams.values())
 
-    def closing(self, conversation: Conversation) -> None:
+    def closing(self, conversation: Conversation, *_: Any) -> None:
         if not conversation.is_open:
-            self._broken("exactly one outcome", conversation,
+            self._broken("exactly one outcome", conversation.id, conversation.contact,
                          f"closed again, already {ev.NAMES[conversation.outcome]} at {conversation.closed_at:g}")
         o, a, f, c = (conversation.opened_at, conversation.assigned_at, conversation.first_response_at,
                       self.world.env.now)
         if a < o or f < a or f < o or c < f or c < a or c < o:  # each False when a time is NaN (not yet)
             times = {"opened": o, "assigned": a, "first response": f, "closed": c}
             shown = ", ".join(f"{name} {t:g}" for name, t in times.items())
-            self._broken("timestamps in order", conversation, f"out of order: {shown}")
+            self._broken("timestamps in order", conversation.id, conversation.contact, f"out of order: {shown}")
 
-    def finish(self, messages: int, outbound: int, waited: float) -> None:
-        """End of run: every arrival accounted for (``messages`` in the records, ``outbound`` of them
-        the business's openings), and Little's law on the queues: ∫ queue length dt equals the sum of
-        the recorded waits (``waited``)."""
+    def finish(self) -> None:
+        """End of run: every arrival accounted for (each inbound message recorded in a conversation; the
+        business's openings apart), and Little's law on the queues: ∫ queue length dt equals the sum of
+        the recorded waits."""
         self.queue_changed()
-        joined_or_opened = messages - outbound
+        log = self.world.conversation_log
+        joined_or_opened = log.messages - self.world.outbound_opened
         if joined_or_opened != self.delivered:
             raise InvariantError(f"invariant broken: every arrival accounted for: {self.delivered} inbound "
                                  f"messages delivered, {joined_or_opened} opened or joined a conversation")
-        if not math.isclose(self.queue_area, waited, rel_tol=1e-9, abs_tol=1e-6):
+        if not math.isclose(self.queue_area, log.waited, rel_tol=1e-9, abs_tol=1e-6):
             raise InvariantError(f"invariant broken: Little's law on the queues: time-integral of the queue "
-                                 f"{self.queue_area:.6g} contact-seconds, sum of the recorded waits {waited:.6g}")
+                                 f"{self.queue_area:.6g} contact-seconds, sum of the recorded waits {log.waited:.6g}")

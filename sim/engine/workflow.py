@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim import units
 from sim.engine import events as ev
+from sim.engine.entities import Assignment, Attribute, Conversation, Team
 from sim.engine.invariants import InvariantError
-from sim.engine.streams import Draws, Fixed, uniform
-from sim.engine.world import Assignment
+from sim.engine.streams import Draws, Fixed, Streams, uniform
 from sim.model import scenario as sc
+from sim.model.distributions import Constant
+from strategies import Strategy
 
 if TYPE_CHECKING:
-    from sim.engine.world import Conversation, World
+    from sim.engine.world import World
 
 Run = Generator[simpy.Event, Any, int | None]
 END = -1  # a step's answer: the workflow is over (the queue takes the conversation on)
@@ -41,48 +44,62 @@ class Choice:
         return self.values[min(bisect.bisect_right(self.bounds, u), len(self.values) - 1)]
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What steps are compiled from, besides their own spec."""
+
+    scenario: sc.Scenario
+    teams: dict[str, Team]
+    attributes: dict[str, Attribute]
+    streams: Streams
+    goto: dict[str, int]  # step ids to indices
+
+
 class Step:
-    """A compiled workflow step; ``instant`` steps take no simulated time."""
+    """A compiled workflow step; ``instant`` steps take no simulated time. Running, a step is handed
+    the world it acts in."""
 
     instant = False
 
-    def __init__(self, world: World, index: int) -> None:
-        self.world = world
+    def __init__(self, parts: Parts, index: int) -> None:
         self.index = index
+        self.streams = parts.streams
+        self.attributes = parts.attributes
 
     def draws(self, dist: Any, purpose: str) -> Draws | Fixed:
-        return self.world.draws(dist, "step", self.index, purpose)
+        if isinstance(dist, Constant):
+            return Fixed(dist.value)
+        return self.streams.draws(dist.sample, "step", self.index, purpose)
 
     def uniforms(self, purpose: str) -> Draws:
-        return self.world.streams.draws(uniform, "step", self.index, purpose)
+        return self.streams.draws(uniform, "step", self.index, purpose)
 
     def reveal(self, conversation: Conversation, field: str, choice: Choice, u: float) -> None:
         """Set a field: the contact's own value when the trace gives one, else drawn from shares."""
-        known = self.world.attributes.get(field)
+        known = self.attributes.get(field)
         value = known.of(conversation.root) if known is not None else None
         conversation.fields[field] = value if value is not None else choice(u)
 
-    def run(self, conversation: Conversation) -> Run:
+    def run(self, world: World, conversation: Conversation) -> Run:
         raise NotImplementedError
 
-    def apply(self, conversation: Conversation) -> int | None:
+    def apply(self, world: World, conversation: Conversation) -> int | None:
         raise NotImplementedError
 
 
 class AskStep(Step):
-    def __init__(self, world: World, index: int, spec: sc.Ask, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
+    def __init__(self, parts: Parts, index: int, spec: sc.Ask) -> None:
+        super().__init__(parts, index)
         self.field = spec.field
         self.choice = Choice(spec.answers)
         self.answer_probability = spec.answer_probability
         self.timeout = spec.timeout
-        self.on_no_answer = goto.get(spec.on_no_answer) if spec.on_no_answer else None
+        self.on_no_answer = parts.goto.get(spec.on_no_answer) if spec.on_no_answer else None
         self.answers = self.uniforms("answers")
         self.answered = self.uniforms("answered")
         self.delay = self.draws(spec.delay, "delay")
 
-    def run(self, conversation: Conversation) -> Run:
-        world = self.world
+    def run(self, world: World, conversation: Conversation) -> Run:
         world.log(ev.QUESTION_ASKED, conversation)
         delay = self.delay.of(conversation)
         if self.answered.of(conversation) < self.answer_probability and delay <= self.timeout:
@@ -97,17 +114,16 @@ class AskStep(Step):
 
 
 class LookupStep(Step):
-    def __init__(self, world: World, index: int, spec: sc.Lookup, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
+    def __init__(self, parts: Parts, index: int, spec: sc.Lookup) -> None:
+        super().__init__(parts, index)
         self.fields = [(field, Choice(shares), self.uniforms(f"value:{field}"))
                        for field, shares in spec.fields.items()]
         self.failure_probability = spec.failure_probability
-        self.on_failure = goto.get(spec.on_failure) if spec.on_failure else None
+        self.on_failure = parts.goto.get(spec.on_failure) if spec.on_failure else None
         self.latency = self.draws(spec.latency, "latency")
         self.failed = self.uniforms("failed")
 
-    def run(self, conversation: Conversation) -> Run:
-        world = self.world
+    def run(self, world: World, conversation: Conversation) -> Run:
         latency = self.latency.of(conversation)
         if latency > 0:
             yield world.env.timeout(latency)
@@ -123,16 +139,16 @@ class LookupStep(Step):
 class BranchStep(Step):
     instant = True
 
-    def __init__(self, world: World, index: int, spec: sc.Branch, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
+    def __init__(self, parts: Parts, index: int, spec: sc.Branch) -> None:
+        super().__init__(parts, index)
         self.rules = [
             ({f: (v,) if isinstance(v, str) else tuple(v) for f, v in rule.when.items()},
-             world.teams[rule.team] if rule.team else None, goto.get(rule.goto) if rule.goto else None)
+             parts.teams[rule.team] if rule.team else None, parts.goto.get(rule.goto) if rule.goto else None)
             for rule in spec.rules
         ]
-        self.default = world.teams[spec.default]
+        self.default = parts.teams[spec.default]
 
-    def apply(self, conversation: Conversation) -> int | None:
+    def apply(self, world: World, conversation: Conversation) -> int | None:
         fields = conversation.fields
         for when, team, target in self.rules:
             if all(fields.get(field) in values for field, values in when.items()):
@@ -142,41 +158,40 @@ class BranchStep(Step):
                 break
         else:
             conversation.team = self.default
-        self.world.log(ev.ROUTED, conversation)
+        world.log(ev.ROUTED, conversation)
         return None
 
 
 class HoursStep(Step):
     instant = True
 
-    def __init__(self, world: World, index: int, spec: sc.Hours, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
-        start = world.scenario.start
+    def __init__(self, parts: Parts, index: int, spec: sc.Hours) -> None:
+        super().__init__(parts, index)
+        start = parts.scenario.start
         self.offset = units.time_of_day(start)
         self.weekday = start.weekday()
         self.days = {sc.WEEKDAYS.index(day) for day in spec.days}
         self.open, self.close = spec.open, spec.close
-        self.outside = goto[spec.outside]
+        self.outside = parts.goto[spec.outside]
 
-    def apply(self, conversation: Conversation) -> int | None:
-        clock = self.offset + self.world.env.now
+    def apply(self, world: World, conversation: Conversation) -> int | None:
+        clock = self.offset + world.env.now
         day, second = divmod(clock, 86400.0)
         if (self.weekday + int(day)) % 7 in self.days and self.open <= second < self.close:
             return None
-        self.world.log(ev.OUT_OF_HOURS, conversation)
+        world.log(ev.OUT_OF_HOURS, conversation)
         return self.outside
 
 
 class BotStep(Step):
-    def __init__(self, world: World, index: int, spec: sc.Bot, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
+    def __init__(self, parts: Parts, index: int, spec: sc.Bot) -> None:
+        super().__init__(parts, index)
         self.resolve_probability = spec.resolve_probability
         self.category = spec.category
         self.duration = self.draws(spec.duration, "duration")
         self.resolves = self.uniforms("resolves")
 
-    def run(self, conversation: Conversation) -> Run:
-        world = self.world
+    def run(self, world: World, conversation: Conversation) -> Run:
         conversation.bot = True
         world.log(ev.BOT_STARTED, conversation)
         duration = self.duration.of(conversation)
@@ -195,18 +210,14 @@ class AssignStep(Step):
 
     instant = True
 
-    def __init__(self, world: World, index: int, spec: sc.Assign, goto: dict[str, int],
-                 override: bool) -> None:
-        super().__init__(world, index)
-        strategy = world.default_strategy
-        if spec.strategy is not None and not override:
-            strategy = world.strategy(spec.strategy.name, spec.strategy.params)
-        self.assignment = Assignment(world.teams[spec.team] if spec.team else None, strategy, spec.only_online,
+    def __init__(self, parts: Parts, index: int, spec: sc.Assign, strategy: Strategy) -> None:
+        super().__init__(parts, index)
+        self.assignment = Assignment(parts.teams[spec.team] if spec.team else None, strategy, spec.only_online,
                                      spec.max_open, tuple(spec.skills_from), spec.timeout,
-                                     goto.get(spec.on_timeout) if spec.on_timeout else None)
+                                     parts.goto.get(spec.on_timeout) if spec.on_timeout else None)
 
-    def apply(self, conversation: Conversation) -> int | None:
-        world, assignment = self.world, self.assignment
+    def apply(self, world: World, conversation: Conversation) -> int | None:
+        assignment = self.assignment
         team = assignment.team or conversation.team or world.first_team
         if team is not conversation.team:
             conversation.team = team
@@ -221,12 +232,12 @@ class AssignStep(Step):
 class CloseStep(Step):
     instant = True
 
-    def __init__(self, world: World, index: int, spec: sc.Close, goto: dict[str, int]) -> None:
-        super().__init__(world, index)
+    def __init__(self, parts: Parts, index: int, spec: sc.Close) -> None:
+        super().__init__(parts, index)
         self.category = spec.category
 
-    def apply(self, conversation: Conversation) -> int | None:
-        self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, self.category)
+    def apply(self, world: World, conversation: Conversation) -> int | None:
+        world.close(conversation, ev.CLOSED_BY_WORKFLOW, self.category)
         return None
 
 
@@ -235,35 +246,43 @@ _STEPS: dict[type, type[Step]] = {sc.Ask: AskStep, sc.Lookup: LookupStep, sc.Bra
 
 
 class Workflow:
-    """The scenario's inbound workflow, compiled for one world."""
+    """The scenario's inbound workflow, compiled for one run: its steps, and the way through them."""
 
-    def __init__(self, world: World, specs: list[Any], override: bool) -> None:
-        self.world = world
-        goto = {spec.id: i for i, spec in enumerate(specs) if spec.id is not None}
-        self.steps: list[Step] = [
-            AssignStep(world, i, spec, goto, override) if isinstance(spec, sc.Assign)
-            else _STEPS[type(spec)](world, i, spec, goto)
-            for i, spec in enumerate(specs)
-        ]
+    def __init__(self, scenario: sc.Scenario, teams: dict[str, Team], attributes: dict[str, Attribute],
+                 streams: Streams, default: Strategy, strategy: Callable[[str, dict[str, Any]], Strategy],
+                 override: bool) -> None:
+        """``default``: the run's strategy; ``strategy(name, params)``: the run's instance of another,
+        for assign steps that name their own (unless ``override``: the run's strategy then rules)."""
+        specs = scenario.workflow
+        parts = Parts(scenario, teams, attributes, streams,
+                      {spec.id: i for i, spec in enumerate(specs) if spec.id is not None})
+        self.steps: list[Step] = []
+        for i, spec in enumerate(specs):
+            if isinstance(spec, sc.Assign):
+                own = spec.strategy is not None and not override
+                chosen = strategy(spec.strategy.name, spec.strategy.params) if own else default
+                self.steps.append(AssignStep(parts, i, spec, chosen))
+            else:
+                self.steps.append(_STEPS[type(spec)](parts, i, spec))
 
-    def start(self, conversation: Conversation, step: int | None = 0) -> None:
+    def start(self, world: World, conversation: Conversation, step: int | None = 0) -> None:
         """Run the workflow from ``step`` (None: past the last step) for the conversation.
 
         Steps that take no time run at once; the first step that waits makes the rest a SimPy process,
         so a conversation whose workflow never waits costs no process at all."""
-        steps = self._steps(conversation, len(self.steps) if step is None else step)
+        steps = self._steps(world, conversation, len(self.steps) if step is None else step)
         try:
             event = next(steps)
         except StopIteration:
             return
-        self.world.env.process(_resumed(steps, event))
+        world.env.process(_resumed(steps, event))
 
-    def _steps(self, conversation: Conversation, i: int) -> Generator[simpy.Event, Any, None]:
-        env, steps, n = self.world.env, self.steps, len(self.steps)
+    def _steps(self, world: World, conversation: Conversation, i: int) -> Generator[simpy.Event, Any, None]:
+        env, steps, n = world.env, self.steps, len(self.steps)
         same_instant, now = 0, env.now
         while i < n:
             step = steps[i]
-            target = step.apply(conversation) if step.instant else (yield from step.run(conversation))
+            target = step.apply(world, conversation) if step.instant else (yield from step.run(world, conversation))
             if target == END or not conversation.is_open:
                 return
             i = i + 1 if target is None else target
@@ -271,8 +290,8 @@ class Workflow:
             now = env.now
             if same_instant > n:
                 raise InvariantError(f"conversation {conversation.id} at t={now:g}: the workflow loops through "
-                                 f"step {i} and others without time passing")
-        self.world.close(conversation, ev.CLOSED_BY_WORKFLOW, "workflow_end")
+                                     f"step {i} and others without time passing")
+        world.close(conversation, ev.CLOSED_BY_WORKFLOW, "workflow_end")
 
 
 def _resumed(steps: Generator[simpy.Event, Any, None], first: simpy.Event) -> Generator[simpy.Event, Any, None]:

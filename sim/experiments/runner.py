@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from sim.analysis import metrics
 from sim.analysis.result import Result, tables
+from sim.engine.compiled import compile_run
 from sim.engine.records import RunRecords
 from sim.engine.world import World
 from sim.model import arrivals
@@ -30,7 +31,7 @@ def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None =
     if trace is None:
         trace = arrivals.for_scenario(scenario, seed)
     sink = None if event_sink is None else (lambda columns, info: event_sink(metrics.events(columns, info)))
-    world = World(scenario, trace, strategy, seed, sink, check)
+    world = World(compile_run(scenario, trace, strategy, seed), sink, check)
     if not progress:
         return world.run().records()
     hours = scenario.duration / 3600

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from sim import units
-from sim.errors import ScenarioError, StrategyError
+from sim.errors import ScenarioError
 from sim.model.distributions import Constant, Distribution
 from sim.units import Seconds
 
@@ -437,19 +437,7 @@ def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | Non
         scenario = Scenario.model_validate({**data, "base_dir": base_dir or Path("."), "source": source})
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {_describe(exc)}") from None
-    check_strategies(scenario, source)
     return scenario
-
-
-def check_strategies(scenario: Scenario, source: str) -> None:
-    """Every strategy named must resolve and accept its parameters."""
-    from strategies import registry
-
-    for spec in scenario.strategies():
-        try:
-            registry.make(spec.name, spec.params)
-        except StrategyError as exc:
-            raise ScenarioError(f"{source}: {exc}") from None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,0 +1,211 @@
+"""Compile, then run: a scenario, its arrival trace and a seed become everything one run needs.
+
+:func:`compile_run` turns the trace into compact arrays, builds the teams and agents with their shifts,
+makes the run's strategy instances and workflow steps, and draws nothing yet (each random quantity is a
+stream keyed to its purpose, read by conversation). Every scenario error is raised here, before anything
+runs; the world (:mod:`sim.engine.world`) then holds the dynamics only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.engine.entities import Agent, Attribute, Team
+from sim.engine.records import RunInfo
+from sim.engine.streams import Draws, Fixed, Given, Streams, uniform
+from sim.engine.workflow import Workflow
+from sim.errors import ScenarioError, StrategyError, TraceError
+from sim.model.arrivals import GIVEN
+from sim.model.distributions import Constant
+from sim.model.scenario import Ask, Scenario
+from strategies import Strategy
+from strategies import registry as strategy_registry
+
+
+@dataclass
+class CompiledRun:
+    """One run, ready to simulate: the trace as arrays, teams, agents and shifts, strategies, the
+    workflow, and the contacts' draws (patience, silence, returns)."""
+
+    scenario: Scenario
+    seed: int
+    strategy_name: str
+    streams: Streams
+    trace_time: np.ndarray
+    trace_contact: np.ndarray
+    trace_channel: np.ndarray
+    contact_ids: pd.Index  # contact ids by index; contacts only the business writes to come last
+    contact_index: dict[str, int]  # outbound contacts' indices
+    channels: list[str]
+    given: dict[str, list[float]]  # trace columns that replace drawn values
+    attributes: dict[str, Attribute]  # the trace's contact attributes
+    known_fields: list[tuple[str, Attribute]]  # attributes the platform knows at opening
+    learnable_fields: tuple[str, ...]  # fields a conversation may come to know
+    teams: dict[str, Team]
+    agents: list[Agent]
+    shifts: list[list[tuple[float, float]]]  # per agent: online spans
+    default_strategy: Strategy
+    workflow: Workflow
+    patience: Draws | Fixed | Given | None
+    silent: Draws | None
+    return_draw: Draws | None
+    return_delay: Draws | Fixed | None
+
+    @property
+    def info(self) -> RunInfo:
+        """What the run is, and the names its records' codes stand for."""
+        scenario = self.scenario
+        return RunInfo(strategy=self.strategy_name, seed=self.seed, start=scenario.start, duration=scenario.duration,
+                       interval=scenario.interval, service_target=scenario.service_target, warmup=scenario.warmup,
+                       contact_ids=self.contact_ids, channels=self.channels, teams=list(self.teams),
+                       agent_ids=[a.id for a in self.agents])
+
+
+class _Strategies:
+    """One instance per distinct strategy and parameters in a run, fresh for every run."""
+
+    def __init__(self, streams: Streams, source: str) -> None:
+        self.streams = streams
+        self.source = source
+        self.made: dict[tuple[str, str], Strategy] = {}
+
+    def __call__(self, name: str, params: dict[str, Any]) -> Strategy:
+        key = (name, repr(sorted(params.items())))
+        if key not in self.made:
+            try:
+                strategy = strategy_registry.make(name, params)
+            except StrategyError as exc:
+                raise ScenarioError(f"{self.source}: {exc}") from None
+            prepare = getattr(strategy, "prepare", None)
+            if prepare is not None:
+                prepare(self.streams.generator("strategy", name))
+            self.made[key] = strategy
+        return self.made[key]
+
+
+def draws(streams: Streams, dist: Any, *key: str | int) -> Draws | Fixed:
+    """The values of a distribution, one per conversation, from the stream keyed ``key``."""
+    if isinstance(dist, Constant):
+        return Fixed(dist.value)
+    return streams.draws(dist.sample, *key)
+
+
+def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = None,
+                seed: int | None = None) -> CompiledRun:
+    """Everything a run of ``scenario`` on ``trace`` needs, under ``strategy`` (default: the scenario's
+    own, which then also leaves assign steps their own) and ``seed`` (default: the scenario's)."""
+    seed = scenario.seed if seed is None else seed
+    streams = Streams(seed)
+    trace_time, trace_contact, contact_ids, contact_index = _contacts(scenario, trace)
+    channels = list(scenario.channels)
+    given = {column: trace[column].to_numpy(dtype=float).tolist() for column in GIVEN if column in trace}
+    attributes = {column: Attribute(values.cat.codes.to_numpy(), [str(c) for c in values.cat.categories])
+                  for column in trace.columns.difference(["time", "contact_id", "channel", *GIVEN])
+                  for values in [trace[column].astype("category")]}
+    teams = _teams(scenario, streams, given)
+    agents, shifts = _agents(scenario, teams)
+    make_strategy = _Strategies(streams, scenario.source)
+    for spec in scenario.strategies():  # every named strategy must load, used in this run or not
+        make_strategy(spec.name, spec.params)
+    # A strategy named for the run takes the parameters the scenario gives it anywhere.
+    strategy_name = strategy or scenario.strategy.name
+    params = next((s.params for s in scenario.strategies() if s.name == strategy_name), {})
+    default_strategy = make_strategy(strategy_name, params)
+    workflow = Workflow(scenario, teams, attributes, streams, default_strategy, make_strategy,
+                        override=strategy is not None)
+    _check_skills(scenario, attributes, agents)
+    contacts = scenario.contacts
+    unknown = [f for f in contacts.known_fields if f not in attributes]
+    if unknown:
+        raise ScenarioError(f"{scenario.source}: contacts.known_fields: {', '.join(map(repr, unknown))} not in "
+                            f"the trace, whose attributes are: {', '.join(attributes) or 'none'}")
+    patience = draws(streams, contacts.patience, "patience") if contacts.patience else None
+    if "patience" in given:
+        patience = Given(given["patience"], patience)
+    returning = contacts.returning
+    return CompiledRun(
+        scenario=scenario, seed=seed, strategy_name=strategy_name, streams=streams, trace_time=trace_time,
+        trace_contact=trace_contact, trace_channel=_channels(trace, channels), contact_ids=contact_ids,
+        contact_index=contact_index, channels=channels, given=given, attributes=attributes,
+        known_fields=[(f, attributes[f]) for f in contacts.known_fields],
+        learnable_fields=_learnable_fields(scenario), teams=teams, agents=agents, shifts=shifts,
+        default_strategy=default_strategy, workflow=workflow, patience=patience,
+        silent=streams.draws(uniform, "silent") if contacts.silent_share else None,
+        return_draw=streams.draws(uniform, "return") if returning else None,
+        return_delay=draws(streams, returning.delay, "return_delay") if returning else None,
+    )
+
+
+def _contacts(scenario: Scenario, trace: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index, dict[str, int]]:
+    """The trace's times and contact indices; contacts are indices, those only the business writes to
+    after the trace's."""
+    contacts = trace["contact_id"].astype("category")
+    ids = contacts.cat.categories.astype(str)
+    extra = pd.Index([o.contact_id for o in scenario.outbound]).difference(ids)
+    contact_ids = ids.append(extra) if len(extra) else ids
+    contact_index = {contact_id: int(contact_ids.get_loc(contact_id))
+                     for contact_id in dict.fromkeys(o.contact_id for o in scenario.outbound)}
+    return trace["time"].to_numpy(dtype=float), contacts.cat.codes.to_numpy(), contact_ids, contact_index
+
+
+def _channels(trace: pd.DataFrame, channels: list[str]) -> np.ndarray:
+    codes = pd.Categorical(trace["channel"].astype(str), categories=channels).codes
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise TraceError(f"trace row {row}: channel {trace['channel'].iloc[row]!r} is not one of the "
+                         f"scenario's channels ({', '.join(channels)})")
+    return codes
+
+
+def _teams(scenario: Scenario, streams: Streams, given: dict[str, list[float]]) -> dict[str, Team]:
+    handling = scenario.handling
+    teams = {}
+    for index, (name, spec) in enumerate(scenario.teams.items()):
+        handle_times = draws(streams, spec.handle_time or handling.handle_time, "handle_time", name)
+        if "handle_time" in given:
+            handle_times = Given(given["handle_time"], handle_times)
+        first_response = draws(streams, spec.first_response or handling.first_response, "first_response", name)
+        teams[name] = Team(index, name, first_response, handle_times)
+    return teams
+
+
+def _agents(scenario: Scenario, teams: dict[str, Team]) -> tuple[list[Agent], list[list[tuple[float, float]]]]:
+    """Every agent, in the order of the scenario, on its team's roster; and each one's online spans."""
+    agents, shifts = [], []
+    for spec in scenario.agents:
+        team = teams[spec.team]
+        for agent_id in spec.ids():
+            agent = Agent(len(agents), agent_id, team, spec)
+            team.agents.append(agent)
+            team.free[agent] = None
+            agents.append(agent)
+            shifts.append(spec.online(scenario.start, scenario.duration))
+    return agents, shifts
+
+
+def _check_skills(scenario: Scenario, attributes: dict[str, Attribute], agents: list[Agent]) -> None:
+    """Every value a skills_from field can take must be a skill some agent holds."""
+    held = {skill for agent in agents for skill in agent.skills}
+    for i, step in enumerate(scenario.workflow):
+        for field in getattr(step, "skills_from", ()):
+            values = set(attributes[field].categories) if field in attributes else set()
+            for other in scenario.workflow:
+                if isinstance(other, Ask) and other.field == field:
+                    values |= set(other.answers)
+                values |= set(getattr(other, "fields", {}).get(field, {}))
+            missing = sorted(values - held)
+            if missing:
+                raise ScenarioError(f"{scenario.source}: workflow.{i}.skills_from: field {field!r} can be "
+                                    f"{', '.join(map(repr, missing))}, a skill no agent has")
+
+
+def _learnable_fields(scenario: Scenario) -> tuple[str, ...]:
+    """Contact fields a conversation may come to know: read at opening, asked, or looked up."""
+    names = list(scenario.contacts.known_fields)
+    for step in scenario.workflow:
+        names += [step.field] if isinstance(step, Ask) else list(getattr(step, "fields", {}))
+    return tuple(dict.fromkeys(names))
