@@ -165,8 +165,8 @@ def sweep(runs: int, workers: int, seed: int) -> dict[str, Any]:
 def trace_load(rows: int, suffix: str, seed: int) -> dict[str, Any]:
     """Loading an exported trace of ``rows`` messages (made first, not timed) through the full checks."""
     import sim
-    from sim.engine.streams import Streams
     from sim.model import arrivals
+    from sim.model.streams import Streams
 
     scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml")
     spec = scenario.arrivals.generate

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.analysis import comparison
-from sim.engine.streams import Streams
 from sim.errors import ConvsimError
 from sim.experiments import runner
 from sim.io import results as output
 from sim.model import scenario as scenario_file
+from sim.model.streams import Streams
 from strategies import registry
 
 

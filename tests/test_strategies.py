@@ -8,7 +8,8 @@ from helpers import make_scenario, make_trace, run
 from sim.engine.compiled import compile_run
 from sim.engine.invariants import InvariantError
 from sim.errors import ScenarioError, StrategyError
-from strategies import available, make
+from strategies import Strategy, available, make, register, registry
+from strategies.base import least_busy
 
 
 def agent(rank, open=0, idle_since=0.0, skills=None):
@@ -141,3 +142,24 @@ def test_a_strategy_that_picks_a_non_candidate_stops_the_run():
     scenario = make_scenario(strategy="custom_strategy:Faulty", agents=[{"id": "a", "count": 2, "team": "support"}])
     with pytest.raises(InvariantError, match=r"conversation 1 at t=1: strategy .* chose Agent\('a-1'"):
         run(scenario, make_trace((0, "x"), (1, "y")))
+
+
+def test_the_engine_hands_strategies_what_the_views_promise():
+    from strategies.base import AgentView, ConversationView, TeamView
+
+    seen = []
+
+    class Inspector(Strategy):
+        def choose(self, conversation, candidates, now):
+            seen.append((conversation, list(candidates)))
+            return least_busy(candidates)
+
+    register("inspector")(Inspector)
+    try:
+        run(make_scenario(strategy="inspector", agents=[{"id": "a", "count": 2, "team": "support"}]),
+            make_trace((0, "x"), (1, "y")))
+    finally:
+        registry._BUILT_IN.pop("inspector")
+    conversation, candidates = seen[0]
+    assert isinstance(conversation, ConversationView) and isinstance(conversation.team, TeamView)
+    assert candidates and all(isinstance(agent, AgentView) and isinstance(agent.team, TeamView) for agent in candidates)

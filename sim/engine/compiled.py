@@ -16,12 +16,12 @@ import pandas as pd
 
 from sim.engine.entities import Agent, Attribute, Team
 from sim.engine.records import RunInfo
-from sim.engine.streams import Draws, Fixed, Given, Streams, uniform
 from sim.engine.workflow import Workflow
 from sim.errors import ScenarioError, StrategyError, TraceError
 from sim.model.arrivals import GIVEN
 from sim.model.distributions import Constant
 from sim.model.scenario import Ask, Scenario
+from sim.model.streams import Draws, Fixed, Given, Streams, uniform
 from strategies import Strategy
 from strategies import registry as strategy_registry
 

@@ -12,8 +12,8 @@ import numpy as np
 import simpy
 
 from sim.engine import events as ev
-from sim.engine.streams import Draws, Fixed, Given
 from sim.model.scenario import AgentSpec
+from sim.model.streams import Draws, Fixed, Given
 from strategies import Strategy
 
 # a conversation's phase: in the workflow, waiting for an agent, waiting for the agent's first

@@ -21,9 +21,9 @@ from sim import units
 from sim.engine import events as ev
 from sim.engine.entities import Assignment, Attribute, Conversation, Team
 from sim.engine.invariants import InvariantError
-from sim.engine.streams import Draws, Fixed, Streams, uniform
 from sim.model import scenario as sc
 from sim.model.distributions import Constant
+from sim.model.streams import Draws, Fixed, Streams, uniform
 from strategies import Strategy
 
 if TYPE_CHECKING:

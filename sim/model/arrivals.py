@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sim import units
-from sim.engine.streams import Streams
 from sim.errors import ScenarioError, TraceError
 from sim.model.scenario import WEEKDAYS, Generate, Scenario, TraceFile
+from sim.model.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
 GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn ones

@@ -1,0 +1,1 @@
+"""From records to numbers: tables, KPIs, paired comparisons, queueing theory, calibration from a log."""

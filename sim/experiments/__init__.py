@@ -1,0 +1,1 @@
+"""Many runs: the batch executor, replications and sweeps, staffing, validation against theory."""

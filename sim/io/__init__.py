@@ -1,0 +1,1 @@
+"""Files: the results folder, the process-mining export, the HTML report."""
