@@ -49,12 +49,14 @@ class AgentView(Hashable, Protocol):
 
 @runtime_checkable
 class ConversationView(Hashable, Protocol):
-    """A conversation waiting for an agent: the ``team`` it is routed to, the contact ``fields`` the
+    """A conversation waiting for an agent: its ``channel``, the ``team`` it is routed to, the contact ``fields`` the
     workflow has learned, the ``required_skills`` its assign step reads from them, when it was
     ``queued_at``, and the agent who handled the contact's previous conversation."""
 
     @property
     def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
     @property
     def team(self) -> TeamView: ...
     @property

@@ -22,6 +22,9 @@ WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
 
 
 class Team:
+    """A team: its roster, the agents with a free slot (and those online), and its queues — conversations
+    waiting oldest first, and those handed back at a shift's end, served first."""
+
     __slots__ = ("agents", "available", "first_response", "free", "handle_time", "index", "name",
                  "offline_ok", "returned", "waiting")
 
@@ -43,8 +46,8 @@ class Team:
 
 
 class Agent:
-    """An agent as strategies see it: ``id``, ``team``, ``rank`` in the team roster, ``skills``,
-    ``capacity``, ``open`` conversations, ``online`` and ``idle_since`` (last change of load)."""
+    """An agent; strategies see it as a :class:`strategies.base.AgentView` (``id``, ``team``, ``rank`` in
+    the team roster, ``skills``, ``capacity``, ``open`` conversations, ``online``, ``idle_since``)."""
 
     __slots__ = ("busy_slot_time", "busy_time", "capacity", "changed_at", "comes_online", "conversations",
                  "handled", "id", "idle_since", "index", "online", "online_time", "open", "overtime", "rank",
@@ -124,8 +127,8 @@ class Attribute:
 
 
 class Conversation:
-    """One conversation, from opening to closing; strategies read ``team``, ``fields``,
-    ``required_skills``, ``queued_at`` and ``previous_agent`` (who handled the contact's last one).
+    """One conversation, from opening to closing; strategies see it as a
+    :class:`strategies.base.ConversationView` (``channel`` by name, ``channel_code`` for the records).
 
     ``token`` changes at every change of state, so a timer set in one state does nothing when it
     fires in another (the agent answered before the contact's patience ran out, say). Attributes most
@@ -150,13 +153,14 @@ class Conversation:
     skill_match = -1  # 1 or 0 once assigned with required skills
     bot = False
 
-    def __init__(self, number: int, contact: int, source: int, channel: int, root: int,
+    def __init__(self, number: int, contact: int, source: int, channel: str, channel_code: int, root: int,
                  generation: int, now: float, previous_agent: Agent | None) -> None:
         self.id = number
         self.contact = contact  # the contact's index
         self.previous_agent = previous_agent
         self.source = source
         self.channel = channel
+        self.channel_code = channel_code
         self.root = root
         self.generation = generation
         self.opened_at = now

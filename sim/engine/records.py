@@ -109,7 +109,7 @@ class ConversationLog(_Chunked):
         number(c.id)
         contact(c.contact)
         source(c.source)
-        channel(c.channel)
+        channel(c.channel_code)
         team(-1 if c.team is None else c.team.index)
         agent(-1 if c.agent is None else c.agent.index)
         opened(c.opened_at)

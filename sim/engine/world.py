@@ -168,8 +168,8 @@ class World:
         self.request_agent(conversation, Assignment(team, self.default_strategy, patience=False), team)
 
     def _open(self, contact: int, source: int, channel: int, root: int, generation: int) -> Conversation:
-        conversation = Conversation(self.conversations, contact, source, channel, root, generation, self.env.now,
-                                    self.last_agent[contact])
+        conversation = Conversation(self.conversations, contact, source, self.channels[channel], channel, root,
+                                    generation, self.env.now, self.last_agent[contact])
         self.conversations += 1
         self.open_conversation[contact] = conversation
         if source == ev.CONTACT:
@@ -389,7 +389,7 @@ class World:
         if agent is not None and (agent.team.waiting or agent.team.returned):
             self.dispatch(agent.team)
         if self.returning and self.return_draw.of(conversation) < self.returning:
-            contact, channel = conversation.contact, conversation.channel
+            contact, channel = conversation.contact, conversation.channel_code
             root, generation = conversation.root, conversation.generation + 1
             self.env.timeout(self.return_delay.of(conversation)).callbacks.append(
                 lambda _e: self.message(contact, channel, root, generation))
