@@ -15,3 +15,10 @@ class Faulty(Strategy):
 
     def choose(self, conversation, candidates, now):
         return conversation.team.agents[0]
+
+
+class Plain:
+    """No base class: the lowest-ranked candidate."""
+
+    def choose(self, conversation, candidates, now):
+        return min(candidates, key=lambda agent: agent.rank, default=None)

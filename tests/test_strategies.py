@@ -163,3 +163,10 @@ def test_the_engine_hands_strategies_what_the_views_promise():
     conversation, candidates = seen[0]
     assert isinstance(conversation, ConversationView) and isinstance(conversation.team, TeamView)
     assert candidates and all(isinstance(agent, AgentView) and isinstance(agent.team, TeamView) for agent in candidates)
+
+
+def test_a_plain_class_with_choose_is_a_strategy():
+    """What the README says is enough: no base class, no prepare()."""
+    scenario = make_scenario(strategy="custom_strategy:Plain", agents=[{"id": "a", "count": 3, "team": "support"}])
+    frame = run(scenario, make_trace((0, "x"), (1, "y"))).conversations
+    assert frame["agent_id"].tolist() == ["a-1", "a-2"]
