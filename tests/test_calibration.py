@@ -120,6 +120,20 @@ def test_calibration_round_trip_gives_the_parameters_back():
     assert generate["overdispersion"] < 0.1  # the truth is Poisson
 
 
+def test_only_contact_fields_of_a_conversation_log_are_fitted_as_attributes():
+    # well staffed: nobody queues, so queue_time is one value (0) — a column calibration must still know
+    scenario = sim.parse({**merge(BASE, {
+        "duration": "2d", "start": str(MONDAY), "record_events": False, "contacts": {"known_fields": ["language"]},
+        "handling": {"handle_time": {"dist": "exponential", "mean": 300}},
+        "agents": [{"id": "a", "count": 20, "team": "support"}]}),
+        "arrivals": {"generate": {"profile": [20], "channels": {"whatsapp": 1},
+                                  "attributes": {"language": {"en": 0.8, "es": 0.2}}}}})
+    log = sim.run(scenario).conversations
+    assert (log["queue_time"] == 0).all()
+    fragment, _ = calibration.fit(log)
+    assert list(fragment["arrivals"]["generate"]["attributes"]) == ["language"]
+
+
 def test_trace_cli_generate_fit_and_show(tmp_path):
     import subprocess
     import sys

@@ -20,14 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis import metrics
 from sim.errors import TraceError
 from sim.model.scenario import WEEKDAYS
 
 SLOT = 900.0  # seconds: the profile's resolution
-KNOWN = {"strategy", "seed", "conversation_id", "contact_id", "source", "channel", "team", "agent_id", "opened_at",
-         "queued_at", "left_queue_at", "assigned_at", "first_response_at", "closed_at", "outcome", "category",
-         "messages", "generation", "handbacks", "skill_match", "bot", "time_to_assignment", "first_response_time",
-         "resolution_time", "opened_ts", "first_response_ts", "closed_ts"}
 FAMILIES = {"exponential": stats.expon, "lognormal": stats.lognorm, "gamma": stats.gamma}
 
 
@@ -124,7 +121,7 @@ def fit(log: pd.DataFrame, start: dt.datetime | None = None) -> tuple[dict[str, 
                                 "overdispersion": round(overdispersion, 4)}
     if "channel" in inbound:
         generate["channels"] = shares(inbound["channel"])
-    attributes = {c: shares(inbound[c]) for c in inbound.columns if c not in KNOWN and inbound[c].nunique() <= 50}
+    attributes = {c: shares(inbound[c]) for c in metrics.fields(inbound.columns) if inbound[c].nunique() <= 50}
     if attributes:
         generate["attributes"] = attributes
     fragment: dict[str, Any] = {"arrivals": {"generate": generate}}

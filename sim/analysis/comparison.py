@@ -7,7 +7,7 @@ import math
 import pandas as pd
 from scipy import stats
 
-from sim.analysis import metrics
+from sim.analysis.kpis import KPIS, format_kpi
 
 
 def tidy(summary: pd.DataFrame) -> pd.DataFrame:
@@ -15,8 +15,8 @@ def tidy(summary: pd.DataFrame) -> pd.DataFrame:
     :func:`compare` takes: a row per strategy × replication × KPI."""
     strategies = list(dict.fromkeys(summary["strategy"].astype(str)))
     seeds = sorted(summary["seed"].unique())
-    kpis = [kpi for kpi in metrics.KPIS if kpi in summary]
-    table = summary.melt(id_vars=["strategy", "seed"], value_vars=kpis, var_name="kpi")
+    measured = [kpi for kpi in KPIS if kpi in summary]
+    table = summary.melt(id_vars=["strategy", "seed"], value_vars=measured, var_name="kpi")
     table["strategy"] = pd.Categorical(table["strategy"].astype(str), categories=strategies)
     table.insert(1, "replication", table["seed"].map({seed: i for i, seed in enumerate(seeds)}))
     table["value"] = table["value"].astype(float)
@@ -30,7 +30,7 @@ def compare(table: pd.DataFrame, baseline: str | None = None, level: float = 0.9
     baseline = baseline or strategies[0]
     wide = table.pivot_table(index=["kpi", "replication"], columns="strategy", values="value", observed=True)
     rows = []
-    for kpi in metrics.KPIS:
+    for kpi in KPIS:
         if kpi not in wide.index.get_level_values(0):
             continue
         values = wide.loc[kpi]
@@ -61,14 +61,14 @@ def format_comparison(comparison: pd.DataFrame, baseline: str) -> list[str]:
     lines = [f"{'kpi':<34} {'strategy':<14} {'mean [95% CI]':>30} {'vs ' + baseline:>34}"]
     for row in comparison.itertuples():
         kpi = row.kpi
-        shown = (f"{metrics.format_kpi(kpi, row.mean)} [{metrics.format_kpi(kpi, row.ci_low)}, "
-                 f"{metrics.format_kpi(kpi, row.ci_high)}]")
+        shown = (f"{format_kpi(kpi, row.mean)} [{format_kpi(kpi, row.ci_low)}, "
+                 f"{format_kpi(kpi, row.ci_high)}]")
         versus = ""
         if not math.isnan(row.difference):
             mark = " *" if row.significant else ""
-            versus = (f"{metrics.format_kpi(kpi, row.difference, True)} "
-                      f"[{metrics.format_kpi(kpi, row.difference_ci_low, True)}, "
-                      f"{metrics.format_kpi(kpi, row.difference_ci_high, True)}]{mark}")
+            versus = (f"{format_kpi(kpi, row.difference, True)} "
+                      f"[{format_kpi(kpi, row.difference_ci_low, True)}, "
+                      f"{format_kpi(kpi, row.difference_ci_high, True)}]{mark}")
         lines.append(f"{kpi:<34} {row.strategy:<14} {shown:>30} {versus:>34}")
     lines.append("* the paired difference's 95 % interval excludes 0")
     return lines

@@ -1,38 +1,17 @@
-"""Tables and KPIs from a run's records, named as the platform's reports name them.
-
-Definitions (every KPI of ours uses these):
-- *offered*: inbound conversations that reached an assign step (bot- and workflow-closed ones never
-  did), less those still unanswered at the end and opened within the service target of it (their
-  outcome is unknown, so they count in no rate).
-- ``first_response_time``: opened → the agent's first message (human replies only).
-- ``service_level``: first responded within the target / offered ("answered within t over all
-  offered"); ``service_level_of_answered``: the same over answered conversations only.
-- ``abandonment_rate``: abandoned / offered.
-- ``resolution_time``: opened → closed, for conversations an agent closed (resolved or auto-closed).
-- ``agent_occupancy``: busy slot-time / online slot-time (slots = capacity); ``agent_utilisation``:
-  time with at least one open conversation / online time.
-"""
+"""Tables and KPIs from a run's records, named as the platform's reports name them; each KPI's definition
+is in :mod:`sim.analysis.kpis`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.analysis import kpis
 from sim.engine import events as ev
 from sim.engine.records import Columns, EventLog, RunInfo, RunRecords
-
-KPIS = {  # name: unit
-    "conversations_opened": "count", "conversations_closed": "count", "offered": "count",
-    "abandonment_rate": "share", "service_level": "share", "service_level_of_answered": "share",
-    "first_response_time_mean": "seconds", "first_response_time_p90": "seconds",
-    "resolution_time_mean": "seconds", "time_to_assignment_mean": "seconds",
-    "assignment_to_first_response_mean": "seconds", "agent_occupancy_mean": "share",
-    "agent_utilisation_mean": "share", "workload_gini": "index", "skill_match_rate": "share",
-    "bot_resolution_rate": "share", "returning_share": "share",
-}
-
 
 CONVERSATION_COLUMNS = (  # the fixed columns of conversations; the contact fields learned come beside them
     "strategy", "seed", "conversation_id", "contact_id", "source", "channel", "team", "agent_id", "opened_at",
@@ -41,20 +20,9 @@ CONVERSATION_COLUMNS = (  # the fixed columns of conversations; the contact fiel
     "first_response_time", "resolution_time", "opened_ts", "first_response_ts", "closed_ts")
 
 
-def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
-    """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632; ``signed`` for a
-    difference (a share's in percentage points: +0.3 pts)."""
-    if value != value:
-        return "-"
-    sign = "+" if signed else ""
-    unit = KPIS[kpi]
-    if unit == "share":
-        return f"{value * 100:{sign}.1f} pts" if signed else f"{value * 100:.1f}%"
-    if unit == "seconds":
-        return f"{value:{sign}.1f} s"
-    if unit == "index":
-        return f"{value:{sign}.3f}"
-    return f"{value:{sign},.0f}"
+def fields(columns: Iterable[str]) -> list[str]:
+    """The contact fields among a conversations table's columns: those beyond the fixed ones."""
+    return [c for c in columns if c not in CONVERSATION_COLUMNS]
 
 
 def _category(codes: np.ndarray, names: list[str]) -> pd.Categorical:
@@ -152,15 +120,6 @@ def agents(records: RunRecords) -> pd.DataFrame:
     })
 
 
-def offered(frame: pd.DataFrame, duration: float, service_target: float) -> np.ndarray:
-    """Inbound conversations that reached an agent queue and whose service outcome is known (a run of
-    ``duration`` seconds)."""
-    reached = (frame["source"] == "contact").to_numpy() & frame["queued_at"].notna().to_numpy()
-    unknown = (frame["first_response_at"].isna() & (frame["outcome"] == "open_at_end")).to_numpy()
-    censored = unknown & (frame["opened_at"].to_numpy() > duration - service_target)
-    return reached & ~censored
-
-
 def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges), each span counted
     ``weights`` times (once by default)."""
@@ -194,10 +153,9 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
         return np.bincount(np.minimum((times // width).astype(np.int64), cells - 1), minlength=cells)
 
     opened = frame["opened_at"].to_numpy()
-    is_offered = offered(frame, records.info.duration, records.info.service_target)
-    first = frame["first_response_time"].to_numpy()
-    answered_in_time = is_offered & (first <= records.info.service_target)
-    abandoned = is_offered & (frame["outcome"] == "abandoned").to_numpy()
+    view = kpis.Conversations(frame, horizon, records.info.service_target, records.info.service_target)
+    answered_in_time, is_offered = kpis.KPIS["service_level"].parts(view)
+    abandoned, _ = kpis.KPIS["abandonment_rate"].parts(view)
     queued = frame["queued_at"].to_numpy()
     left = np.where(np.isnan(frame["left_queue_at"].to_numpy()), horizon, frame["left_queue_at"].to_numpy())
     in_queue = ~np.isnan(queued)
@@ -232,30 +190,16 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def gini(values: np.ndarray) -> float:
-    """Gini coefficient of non-negative values: 0 when all are equal, towards 1 when one has all."""
-    values = np.sort(np.asarray(values, dtype=float))
-    n, total = len(values), values.sum()
-    if n == 0 or total == 0:
-        return float("nan")
-    return float((2 * np.arange(1, n + 1) - n - 1) @ values / (n * total))
-
-
-AGENT_KPIS = ("agent_occupancy_mean", "agent_utilisation_mean", "workload_gini")
-
-
 def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame) -> dict[str, Any]:
-    """The run's KPIs (see the module's docstring for each definition), over the conversations opened
-    after the scenario's warm-up (agent occupancy and utilisation: over the whole run)."""
+    """The run's KPIs (:mod:`sim.analysis.kpis`), over the conversations opened after the scenario's
+    warm-up (the agents': over the whole run)."""
     info = records.info
     working = agent_table[agent_table["online_time"] > 0]
     return {
         "strategy": info.strategy, "seed": info.seed, "duration": info.duration,
         "service_target": info.service_target, "warmup": info.warmup,
         **conversation_kpis(frame, info.duration, info.service_target, info.warmup),
-        "agent_occupancy_mean": _mean(working["occupancy"].to_numpy()),
-        "agent_utilisation_mean": _mean(working["utilisation"].to_numpy()),
-        "workload_gini": gini(working["handled"].to_numpy()),
+        **{kpi.name: kpi.agents(working) for kpi in kpis.KPIS.values() if kpi.agents is not None},
     }
 
 
@@ -264,36 +208,5 @@ def conversation_kpis(frame: pd.DataFrame, duration: float, service_target: floa
     """The KPIs that conversations alone decide (all but the agents'), over those of a run of
     ``duration`` seconds opened after ``warmup`` — for a whole run or for a segment of it."""
     frame = frame[frame["opened_at"] >= warmup] if warmup > 0 else frame
-    inbound = (frame["source"] == "contact").to_numpy()
-    is_offered = offered(frame, duration, service_target)
-    outcome = frame["outcome"].to_numpy()
-    first = frame["first_response_time"].to_numpy()
-    answered = is_offered & ~np.isnan(first)
-    agent_closed = np.isin(outcome, ["resolved", "auto_closed"])
-    skill = frame["skill_match"].dropna()
-    bot = frame["bot"].to_numpy()
-    return {
-        "conversations_opened": len(frame),
-        "conversations_closed": int((outcome != "open_at_end").sum()),
-        "offered": int(is_offered.sum()),
-        "abandonment_rate": _share(is_offered & (outcome == "abandoned"), is_offered),
-        "service_level": _share(answered & (first <= service_target), is_offered),
-        "service_level_of_answered": _share(answered & (first <= service_target), answered),
-        "first_response_time_mean": _mean(first[answered]),
-        "first_response_time_p90": float(np.percentile(first[answered], 90)) if answered.any() else float("nan"),
-        "resolution_time_mean": _mean(frame["resolution_time"].to_numpy()[agent_closed]),
-        "time_to_assignment_mean": _mean(frame["time_to_assignment"].dropna().to_numpy()),
-        "assignment_to_first_response_mean": _mean(
-            (frame["first_response_at"] - frame["assigned_at"]).dropna().to_numpy()),
-        "skill_match_rate": float(skill.mean()) if len(skill) else float("nan"),
-        "bot_resolution_rate": _share(bot & (outcome == "bot_resolved"), bot),
-        "returning_share": _share(inbound & (frame["generation"].to_numpy() > 0), inbound),
-    }
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if len(values) else float("nan")
-
-
-def _share(part: np.ndarray, whole: np.ndarray) -> float:
-    return float(part.sum() / whole.sum()) if whole.sum() else float("nan")
+    view = kpis.Conversations(frame, duration, service_target, service_target)
+    return {kpi.name: kpi.value(view) for kpi in kpis.KPIS.values() if kpi.numerator is not None}

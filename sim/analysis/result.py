@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sim.analysis import comparison, metrics
+from sim.analysis.kpis import KPIS, format_kpi
 from sim.engine.records import RunRecords
 from sim.errors import ConvsimError
 
@@ -28,12 +29,12 @@ class Result:
         segment of a conversations column (``team``, ``channel``, a learned field such as ``tier``; those
         without a value as "(not known)"), with the KPIs that conversations alone decide."""
         if by is None:
-            table = self.summary.groupby("strategy", observed=True, sort=False)[list(metrics.KPIS)].mean().T
+            table = self.summary.groupby("strategy", observed=True, sort=False)[list(KPIS)].mean().T
         else:
-            kpis = [k for k in metrics.KPIS if k not in metrics.AGENT_KPIS]
+            kpis = [kpi.name for kpi in KPIS.values() if kpi.numerator is not None]
             table = self.segments(by).groupby(["strategy", by], observed=True, sort=False)[kpis].mean().T
         if formatted:
-            return table.apply(lambda row: row.map(lambda value: metrics.format_kpi(row.name, value)), axis=1)
+            return table.apply(lambda row: row.map(lambda value: format_kpi(row.name, value)), axis=1)
         return table
 
     def segments(self, by: str) -> pd.DataFrame:
@@ -58,7 +59,7 @@ class Result:
     @property
     def fields(self) -> list[str]:
         """The contact fields the workflow learned: columns of ``conversations`` beyond the fixed ones."""
-        return [c for c in self.conversations if c not in metrics.CONVERSATION_COLUMNS]
+        return metrics.fields(self.conversations)
 
     def compare(self, baseline: str | None = None, level: float = 0.95, by: str | None = None) -> pd.DataFrame:
         """Per strategy and KPI, the mean over replications with its confidence interval, and the

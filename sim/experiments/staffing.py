@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from sim import units
 from sim.analysis import comparison, metrics
+from sim.analysis.kpis import KPIS, Conversations, Kpi
 from sim.analysis.result import tables
 from sim.analysis.theory import ErlangA, ErlangC
 from sim.errors import ConvsimError
@@ -53,20 +54,20 @@ from sim.io.results import atomic_write
 from sim.model.scenario import WEEKDAYS, Scenario, Shift
 
 DAY = 86400.0
-GOALS = {  # KPI a target may name: (better is higher, needs a time "@t")
-    "service_level": (True, True),
-    "service_level_of_answered": (True, True),
-    "abandonment_rate": (False, False),
-    "first_response_time_mean": (False, False),
-}
 SLACK = {"share": 0.02, "time": 0.1}  # how near the best reachable a capped interval is staffed
 OFFERED, HANDLE_SUM, HANDLE_COUNT = 0, 1, 2  # the tallies of a cell before the targets' (numerator, denominator)
 
 
+def target_kpis() -> dict[str, Kpi]:
+    """The KPIs a target may name: the registry's ratios with a better direction (each tallied per cell
+    and bounded by the ratio estimator)."""
+    return {name: kpi for name, kpi in KPIS.items() if kpi.better is not None and kpi.ratio}
+
+
 @dataclass(frozen=True)
 class Target:
-    """A service target: ``service_level>=0.8@60s``, ``abandonment_rate<=0.05``,
-    ``first_response_time_mean<=45s``."""
+    """A service target on a KPI of :func:`target_kpis`: ``service_level>=0.8@60s``,
+    ``abandonment_rate<=0.05``, ``first_response_time_mean<=45s``."""
 
     kpi: str
     value: float
@@ -78,51 +79,60 @@ class Target:
         if not match:
             raise ConvsimError(f"target {text!r}: expected KPI>=VALUE[@TIME] or KPI<=VALUE, "
                                "e.g. service_level>=0.8@60s")
-        kpi, sign, value, within = match.groups()
-        if kpi not in GOALS:
-            raise ConvsimError(f"target {text!r}: unknown KPI {kpi!r}; a target may name {', '.join(GOALS)}")
-        higher, timed = GOALS[kpi]
+        name, sign, value, within = match.groups()
+        allowed = target_kpis()
+        if name not in allowed:
+            problem = f"{name} is not a ratio with a better direction" if name in KPIS else f"unknown KPI {name!r}"
+            raise ConvsimError(f"target {text!r}: {problem}; a target may name {', '.join(allowed)}")
+        kpi = allowed[name]
+        higher = kpi.better == "higher"
         if sign != (">=" if higher else "<="):
-            raise ConvsimError(f"target {text!r}: {kpi} is better {'higher' if higher else 'lower'}, "
-                               f"so its target reads {kpi}{'>=' if higher else '<='}…")
-        if timed and within is None:
-            raise ConvsimError(f"target {text!r}: {kpi} needs its time, e.g. {kpi}>={value}@60s")
-        if not timed and within is not None:
-            raise ConvsimError(f"target {text!r}: {kpi} takes no time (@{within})")
+            raise ConvsimError(f"target {text!r}: {name} is better {kpi.better}, "
+                               f"so its target reads {name}{'>=' if higher else '<='}…")
+        if kpi.timed and within is None:
+            raise ConvsimError(f"target {text!r}: {name} needs its time, e.g. {name}>={value}@60s")
+        if not kpi.timed and within is not None:
+            raise ConvsimError(f"target {text!r}: {name} takes no time (@{within})")
         try:
-            number = units.duration(value) if kpi.endswith("_mean") else _share(value)
+            number = _value(kpi.unit, value)
             seconds = units.duration(within) if within is not None else None
         except (ValueError, TypeError) as exc:
             raise ConvsimError(f"target {text!r}: {exc}") from None
-        return cls(kpi, number, seconds)
+        return cls(name, number, seconds)
+
+    @property
+    def definition(self) -> Kpi:
+        return KPIS[self.kpi]
 
     @property
     def higher_is_better(self) -> bool:
-        return GOALS[self.kpi][0]
+        return self.definition.better == "higher"
 
     def __str__(self) -> str:
         sign = ">=" if self.higher_is_better else "<="
-        value = f"{self.value:g}s" if self.kpi.endswith("_mean") else f"{self.value:g}"
+        value = f"{self.value:g}s" if self.definition.unit == "seconds" else f"{self.value:g}"
         return f"{self.kpi}{sign}{value}" + (f"@{self.within:g}s" if self.within is not None else "")
 
     def met_by(self, value: Any) -> Any:
         """Whether a value (or each of an array's) meets the target."""
         return value >= self.value if self.higher_is_better else value <= self.value
 
-    def closed_form(self, model: ErlangC | ErlangA) -> float:
-        """The target's KPI by a closed form (Erlang C: nobody abandons, everyone is answered)."""
-        if isinstance(model, ErlangC):
-            return {"service_level": lambda: model.service_level(self.within or 0.0),
-                    "service_level_of_answered": lambda: model.service_level(self.within or 0.0),
-                    "abandonment_rate": lambda: 0.0,
-                    "first_response_time_mean": lambda: model.mean_wait}[self.kpi]()
-        return {"service_level": lambda: model.service_level_answered_of_all(self.within or 0.0),
-                "service_level_of_answered": lambda: model.service_level_answered_of_answered(self.within or 0.0),
-                "abandonment_rate": lambda: model.p_abandon,
-                "first_response_time_mean": lambda: model.mean_wait_answered}[self.kpi]()
+    def closed_form(self, model: ErlangC | ErlangA) -> float | None:
+        """The target's KPI by a closed form (Erlang C: nobody abandons, everyone is answered); None when
+        its KPI has none."""
+        if self.definition.erlang is None:
+            return None
+        by_erlang_c, by_erlang_a = self.definition.erlang
+        within = self.within or 0.0
+        return by_erlang_c(model, within) if isinstance(model, ErlangC) else by_erlang_a(model, within)
 
 
-def _share(text: str) -> float:
+def _value(unit: str, text: str) -> float:
+    """A target's value as written: a time (45s, 1m), a share (0.8, 80%), or a number."""
+    if unit == "seconds":
+        return units.duration(text)
+    if unit != "share":
+        return float(text)
     value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     if not 0 <= value <= 1:
         raise ValueError(f"a share is between 0 and 1 (or 0% and 100%), got {text}")
@@ -183,24 +193,17 @@ def tally(job: Evaluation) -> tuple[np.ndarray, dict[str, Any]]:
     result = tables(simulate(job.scenario, job.strategy, job.seed, check=False))
     frame = result.conversations
     teams = len(job.scenario.teams)
-    offered = metrics.offered(frame, job.scenario.duration, job.scenario.service_target)
+    service_target = job.scenario.service_target
     team = frame["team"].cat.codes.to_numpy().astype(np.int64)
     keep = team >= 0
     cell = (team * job.day.cells + job.day.index(frame["opened_at"].to_numpy()))[keep]
-    first = frame["first_response_time"].to_numpy()
-    answered = offered & ~np.isnan(first)
     handle = (frame["closed_at"] - frame["assigned_at"]).to_numpy()
     handled = ~np.isnan(handle)
-    columns = [offered, np.where(handled, handle, 0.0), handled]
+    columns = [Conversations(frame, job.scenario.duration, service_target, service_target).offered,
+               np.where(handled, handle, 0.0), handled]
     for target in job.targets:
-        if target.kpi == "service_level":
-            columns += [answered & (first <= target.within), offered]
-        elif target.kpi == "service_level_of_answered":
-            columns += [answered & (first <= target.within), answered]
-        elif target.kpi == "abandonment_rate":
-            columns += [offered & (frame["outcome"] == "abandoned").to_numpy(), offered]
-        else:
-            columns += [np.where(answered, first, 0.0), answered]
+        within = service_target if target.within is None else target.within
+        columns += target.definition.parts(Conversations(frame, job.scenario.duration, service_target, within))
     size = teams * job.day.cells
     counts = np.stack([np.bincount(cell, weights=np.asarray(c, dtype=float)[keep], minlength=size) for c in columns],
                       axis=-1)
@@ -260,7 +263,7 @@ class Estimate:
         goals = []
         for i, target in enumerate(self.targets):
             bound = np.nan_to_num(self.bound(i), nan=target.value)
-            if target.kpi.endswith("_mean"):
+            if target.definition.unit == "seconds":
                 reachable = bound * (1 + slack["time"])
             else:
                 reachable = bound - slack["share"] if target.higher_is_better else bound + slack["share"]
@@ -350,10 +353,13 @@ def planned(scenario: Scenario, day: Day) -> dict[str, np.ndarray]:
 def closed_form(model: str, rate: float, handle: float, capacity: float, targets: tuple[Target, ...],
                 patience: float | None) -> float:
     """Fewest agents (of ``capacity`` slots each) for which Erlang C (``model="C"``) or Erlang A meets
-    every target at ``rate`` arrivals per second; NaN when none does. Without patience Erlang A is
-    Erlang C."""
+    every target that has a closed form at ``rate`` arrivals per second; NaN when none does, or no target
+    has one. Without patience Erlang A is Erlang C."""
     if rate <= 0:
         return 0.0
+    targets = tuple(target for target in targets if target.definition.erlang is not None)
+    if not targets:
+        return math.nan
     if patience is None:
         model = "C"
     load = rate * handle

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.analysis import comparison, metrics
+from sim.analysis import comparison
+from sim.analysis.kpis import KPIS, Kpi, format_kpi, gini
 from sim.errors import ConvsimError
 from sim.experiments.staffing import Staffing
 from sim.io.results import atomic_write
@@ -26,7 +27,7 @@ from sim.io.results import atomic_write
 BUILT_IN = {"round_robin": "#1f77b4", "least_busy": "#ff7f0e", "skill_based": "#2ca02c", "random": "#d62728",
             "longest_idle": "#9467bd", "sticky": "#8c564b"}
 OTHERS = ["#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#ad494a"]
-LEAD_WORDS = {"highest": "higher", "lowest": "lower", "shortest": "shorter", "most even": "lower"}
+LEADS = ["service_level", "abandonment_rate", "first_response_time_mean", "workload_gini"]  # ranked by the conclusion
 HEADLINE = ["service_level", "abandonment_rate", "first_response_time_mean", "agent_occupancy_mean"]
 
 
@@ -67,11 +68,10 @@ def kpi_figure(compared: pd.DataFrame) -> Figure:
         ax.bar(range(len(strategies)), means, color=[colours[s] for s in strategies],
                yerr=None if np.isnan(errors).all() else errors, capsize=4)
         ax.set_xticks(range(len(strategies)), strategies, rotation=30, ha="right", fontsize="small")
-        unit = metrics.KPIS[kpi]
-        ax.set_title(kpi.replace("_", " ").replace(" mean", " (mean)"), fontsize="medium")
-        if unit == "share":
+        ax.set_title(KPIS[kpi].label, fontsize="medium")
+        if KPIS[kpi].unit == "share":
             _share_axis(ax)
-        ax.set_ylabel({"share": "share", "seconds": "seconds"}.get(unit, unit))
+        ax.set_ylabel(KPIS[kpi].unit)
         ax.grid(axis="y", alpha=0.3)
     figure.suptitle("Headline KPIs per strategy (bars: 95 % confidence interval over replications)")
     return figure
@@ -140,10 +140,10 @@ def agents_figure(agents: pd.DataFrame) -> Figure:
     for i, name in enumerate(strategies):
         own = per_agent[per_agent["strategy"].astype(str) == name].set_index("agent_id").reindex(order)
         positions = np.arange(len(order)) + (i - (len(strategies) - 1) / 2) * width
-        gini = metrics.gini(own["handled"].dropna().to_numpy())
+        spread = gini(own["handled"].dropna().to_numpy())
         axes[0, 0].bar(positions, own["occupancy"], width, color=colours[name], label=name)
         axes[0, 1].bar(positions, own["handled"], width, color=colours[name],
-                       label=f"{name} (Gini of means {gini:.3f})")
+                       label=f"{name} (Gini of means {spread:.3f})")
     for ax, title, label in ((axes[0, 0], "Occupancy per agent", "busy slot-time / online slot-time"),
                              (axes[0, 1], "Conversations handled per agent", "conversations a day (mean)")):
         ax.set_xticks(range(len(order)), order, rotation=90, fontsize="x-small")
@@ -224,20 +224,19 @@ def conclusion(table: pd.DataFrame | None = None, study: Staffing | None = None)
     replications = 0 if table is None else int(table["replication"].nunique())
     if table is not None and len(strategies) > 1 and replications > 1:
         means = comparison.compare(table)
-        for kpi, better in (("service_level", "highest"), ("abandonment_rate", "lowest"),
-                            ("first_response_time_mean", "shortest"), ("workload_gini", "most even")):
+        for kpi in LEADS:
             rows = means[means["kpi"] == kpi].dropna(subset=["mean"])
             if len(rows) < 2:
                 continue
-            ranked = rows.sort_values("mean", ascending=better != "highest")
+            ranked = rows.sort_values("mean", ascending=KPIS[kpi].better == "lower")
             best, second = ranked.iloc[0], ranked.iloc[1]
             paired = comparison.compare(table, str(best["strategy"]))
             gap = paired[(paired["kpi"] == kpi) & (paired["strategy"] == second["strategy"])].iloc[0]
-            name = kpi.replace("_", " ").replace(" mean", "").replace("workload gini", "workload (Gini)")
-            text = (f"{best['strategy']} has the {better} {name} ({metrics.format_kpi(kpi, best['mean'])}, 95 % CI "
-                    f"{metrics.format_kpi(kpi, best['ci_low'])} to {metrics.format_kpi(kpi, best['ci_high'])})")
-            amount = metrics.format_kpi(kpi, abs(gap["difference"]), signed=True).lstrip("+")  # 0.3 pts, 6.3 s
-            lead = f"{amount} {LEAD_WORDS[better]}"
+            best_word, lead_word = _lead_words(KPIS[kpi])
+            text = (f"{best['strategy']} has the {best_word} {KPIS[kpi].label} ({format_kpi(kpi, best['mean'])}, "
+                    f"95 % CI {format_kpi(kpi, best['ci_low'])} to {format_kpi(kpi, best['ci_high'])})")
+            amount = format_kpi(kpi, abs(gap["difference"]), signed=True).lstrip("+")  # 0.3 pts, 6.3 s
+            lead = f"{amount} {lead_word}"
             if gap["significant"]:
                 sentences.append(f"{text}; its lead over {second['strategy']} ({lead}) is significant.")
             else:
@@ -248,13 +247,20 @@ def conclusion(table: pd.DataFrame | None = None, study: Staffing | None = None)
                          "run with --replications 10 or more for confidence intervals.")
     elif strategies:
         means = comparison.compare(table)
-        shown = [f"{row.kpi.replace('_', ' ').replace(' mean', '')} {metrics.format_kpi(row.kpi, row.mean)}"
+        shown = [f"{KPIS[row.kpi].label} {format_kpi(row.kpi, row.mean)}"
                  for row in means[means["kpi"].isin(HEADLINE)].itertuples()]
         sentences.append(f"One strategy, {strategies[0]}, over {replications} replication(s): {', '.join(shown)}; "
                          "name several strategies to compare them.")
     if study is not None:
         sentences += _staffing_sentences(study)
     return " ".join(sentences)
+
+
+def _lead_words(kpi: Kpi) -> tuple[str, str]:
+    """How the leader on a KPI is named, and its lead: highest/higher, shortest/shorter (a time), lowest/lower."""
+    if kpi.better == "higher":
+        return "highest", "higher"
+    return ("shortest", "shorter") if kpi.unit == "seconds" else ("lowest", "lower")
 
 
 def _staffing_sentences(study: Staffing) -> list[str]:
@@ -375,19 +381,19 @@ def _kpi_table(compared: pd.DataFrame, replications: int) -> str:
     strategies = list(dict.fromkeys(compared["strategy"].astype(str)))
     head = "".join(f"<th>{html.escape(s)}</th>" for s in strategies)
     rows = []
-    for kpi in metrics.KPIS:
+    for kpi in KPIS.values():
         cells = []
         for name in strategies:
-            row = compared[(compared["kpi"] == kpi) & (compared["strategy"].astype(str) == name)]
+            row = compared[(compared["kpi"] == kpi.name) & (compared["strategy"].astype(str) == name)]
             if row.empty or (isinstance(row.iloc[0]["mean"], float) and math.isnan(row.iloc[0]["mean"])):
                 cells.append("<td>-</td>")
                 continue
             r = row.iloc[0]
-            interval = (f"<br><small>[{metrics.format_kpi(kpi, r['ci_low'])}, {metrics.format_kpi(kpi, r['ci_high'])}]"
+            interval = (f"<br><small>[{format_kpi(kpi.name, r['ci_low'])}, {format_kpi(kpi.name, r['ci_high'])}]"
                         f"</small>" if replications > 1 else "")
             mark = " <b title='paired difference to the first strategy excludes 0'>*</b>" if r["significant"] else ""
-            cells.append(f"<td>{metrics.format_kpi(kpi, r['mean'])}{mark}{interval}</td>")
-        rows.append(f"<tr><th>{kpi}</th>{''.join(cells)}</tr>")
+            cells.append(f"<td>{format_kpi(kpi.name, r['mean'])}{mark}{interval}</td>")
+        rows.append(f"<tr><th title='{kpi.name}'>{html.escape(kpi.label)}</th>{''.join(cells)}</tr>")
     note = (f"<p class='note'>* the paired difference to {html.escape(strategies[0])} is significant "
             "(its 95 % interval excludes 0).</p>" if replications > 1 else "")
     return f"<table><tr><th>KPI</th>{head}</tr>{''.join(rows)}</table>{note}"
@@ -413,7 +419,7 @@ def _staffing_table(study: Staffing) -> str:
 def _sweep_table(sweep: pd.DataFrame) -> str:
     keys = [c for c in sweep.columns if c not in ("strategy", "replication", "seed", "kpi", "value")] + ["strategy"]
     means = sweep[sweep["kpi"].isin(HEADLINE)].pivot_table(index=keys, columns="kpi", values="value", observed=True)
-    shown = means.apply(lambda column: column.map(lambda v: metrics.format_kpi(column.name, v)))
+    shown = means.apply(lambda column: column.map(lambda v: format_kpi(column.name, v)))
     return shown.to_html(border=0)
 
 

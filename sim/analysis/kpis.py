@@ -1,0 +1,182 @@
+"""The KPI registry: each KPI declared once — name, unit, which way is better, a label for people and how
+it is computed — and read by the summary, comparison, staffing targets, the report and calibration.
+
+A KPI of conversations is a *numerator* per conversation (a mask, or a time in seconds) over a
+*denominator* (the conversations it is over): its value is the numerator's mean over the denominator (or
+a percentile of it); without a denominator it is a count. Staffing tallies the same two arrays per
+interval and bounds their ratio by the ratio estimator, so a ratio with a better direction is at once a
+staffing target; ``erlang`` gives its closed forms (Erlang C, Erlang A) beside the simulated requirement.
+To add a KPI, add an entry to ``KPIS``.
+
+Definitions (every KPI of ours uses these):
+- *offered*: inbound conversations that reached an assign step (bot- and workflow-closed ones never
+  did), less those still unanswered at the end and opened within the service target of it (their
+  outcome is unknown, so they count in no rate).
+- ``first_response_time``: opened → the agent's first message (human replies only).
+- ``service_level``: first responded within the target / offered ("answered within t over all
+  offered"); ``service_level_of_answered``: the same over answered conversations only.
+- ``abandonment_rate``: abandoned / offered.
+- ``resolution_time``: opened → closed, for conversations an agent closed (resolved or auto-closed).
+- ``agent_occupancy``: busy slot-time / online slot-time (slots = capacity); ``agent_utilisation``:
+  time with at least one open conversation / online time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.theory import ErlangA, ErlangC
+
+Unit = Literal["count", "share", "seconds", "index"]
+Measure = Callable[["Conversations"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Conversations:
+    """The conversations table of a run of ``duration`` seconds as a KPI's definition reads it: columns
+    as arrays (``c["outcome"]``), the offered and answered masks, and the time ``within`` which a service
+    level counts (the run's service target, or a staffing target's own)."""
+
+    frame: pd.DataFrame
+    duration: float
+    service_target: float
+    within: float
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.frame[column].to_numpy()
+
+    @cached_property
+    def offered(self) -> np.ndarray:
+        """Inbound conversations that reached an agent queue and whose service outcome is known."""
+        frame = self.frame
+        reached = (frame["source"] == "contact").to_numpy() & frame["queued_at"].notna().to_numpy()
+        unknown = (frame["first_response_at"].isna() & (frame["outcome"] == "open_at_end")).to_numpy()
+        censored = unknown & (frame["opened_at"].to_numpy() > self.duration - self.service_target)
+        return reached & ~censored
+
+    @property
+    def answered(self) -> np.ndarray:
+        """Offered conversations an agent responded to."""
+        return self.offered & ~np.isnan(self["first_response_time"])
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A KPI as tables and targets name it, its unit, which way is ``better`` (None: neither) and a
+    ``label`` for people; computed from the conversations (``numerator``, ``denominator``, ``percentile``)
+    or from the agents online (``agents``)."""
+
+    name: str
+    unit: Unit
+    label: str
+    better: Literal["higher", "lower"] | None = None
+    numerator: Measure | None = None  # per conversation: a mask, or a time
+    denominator: Measure | None = None  # the conversations it is over (a mask); None: a count of the numerator
+    percentile: float | None = None  # this percentile of the numerator instead of its mean
+    timed: bool = False  # counts within a time t: a target names it, e.g. @60s
+    erlang: tuple[Callable[[ErlangC, float], float], Callable[[ErlangA, float], float]] | None = None  # at t
+    agents: Callable[[pd.DataFrame], float] | None = None  # of the agents table (those online)
+
+    @property
+    def ratio(self) -> bool:
+        """The numerator's mean over the denominator: a ratio tallied per interval."""
+        return self.denominator is not None and self.percentile is None
+
+    def value(self, c: Conversations) -> float:
+        """The KPI over the conversations of ``c`` (NaN when the denominator is empty)."""
+        assert self.numerator is not None, f"{self.name} is a KPI of agents"
+        numerator = self.numerator(c)
+        if self.denominator is None:
+            return int(numerator.sum())
+        values = numerator[self.denominator(c)]
+        if self.percentile is not None:
+            return float(np.percentile(values, self.percentile)) if len(values) else float("nan")
+        return _mean(values)
+
+    def parts(self, c: Conversations) -> tuple[np.ndarray, np.ndarray]:
+        """A ratio's numerator and denominator per conversation, the numerator zero outside the
+        denominator (a mask within it, for a share)."""
+        assert self.numerator is not None and self.denominator is not None, f"{self.name} is not a ratio"
+        numerator, counted = self.numerator(c), self.denominator(c)
+        if numerator.dtype == bool:
+            return numerator & counted, counted
+        return np.where(counted, numerator, 0.0), counted
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values: 0 when all are equal, towards 1 when one has all."""
+    values = np.sort(np.asarray(values, dtype=float))
+    n, total = len(values), values.sum()
+    if n == 0 or total == 0:
+        return float("nan")
+    return float((2 * np.arange(1, n + 1) - n - 1) @ values / (n * total))
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _known(values: np.ndarray) -> np.ndarray:
+    return ~np.isnan(values)
+
+
+KPIS = {kpi.name: kpi for kpi in (
+    Kpi("conversations_opened", "count", "conversations opened", numerator=lambda c: np.ones(len(c.frame), bool)),
+    Kpi("conversations_closed", "count", "conversations closed", numerator=lambda c: c["outcome"] != "open_at_end"),
+    Kpi("offered", "count", "conversations offered", numerator=lambda c: c.offered),
+    Kpi("abandonment_rate", "share", "abandonment rate", "lower",
+        numerator=lambda c: c["outcome"] == "abandoned", denominator=lambda c: c.offered,
+        erlang=(lambda q, t: 0.0, lambda q, t: q.p_abandon)),
+    Kpi("service_level", "share", "service level", "higher", timed=True,
+        numerator=lambda c: c["first_response_time"] <= c.within, denominator=lambda c: c.offered,
+        erlang=(lambda q, t: q.service_level(t), lambda q, t: q.service_level_answered_of_all(t))),
+    Kpi("service_level_of_answered", "share", "service level of answered", "higher", timed=True,
+        numerator=lambda c: c["first_response_time"] <= c.within, denominator=lambda c: c.answered,
+        erlang=(lambda q, t: q.service_level(t), lambda q, t: q.service_level_answered_of_answered(t))),
+    Kpi("first_response_time_mean", "seconds", "mean first response time", "lower",
+        numerator=lambda c: c["first_response_time"], denominator=lambda c: c.answered,
+        erlang=(lambda q, t: q.mean_wait, lambda q, t: q.mean_wait_answered)),
+    Kpi("first_response_time_p90", "seconds", "first response time, 90th percentile", "lower",
+        numerator=lambda c: c["first_response_time"], denominator=lambda c: c.answered, percentile=90),
+    Kpi("resolution_time_mean", "seconds", "mean resolution time", "lower",
+        numerator=lambda c: c["resolution_time"],
+        denominator=lambda c: np.isin(c["outcome"], ["resolved", "auto_closed"])),
+    Kpi("time_to_assignment_mean", "seconds", "mean time to assignment", "lower",
+        numerator=lambda c: c["time_to_assignment"], denominator=lambda c: _known(c["time_to_assignment"])),
+    Kpi("assignment_to_first_response_mean", "seconds", "mean assignment to first response", "lower",
+        numerator=lambda c: c["first_response_at"] - c["assigned_at"],
+        denominator=lambda c: _known(c["first_response_at"] - c["assigned_at"])),
+    Kpi("agent_occupancy_mean", "share", "mean agent occupancy", agents=lambda a: _mean(a["occupancy"].to_numpy())),
+    Kpi("agent_utilisation_mean", "share", "mean agent utilisation",
+        agents=lambda a: _mean(a["utilisation"].to_numpy())),
+    Kpi("workload_gini", "index", "workload Gini", "lower", agents=lambda a: gini(a["handled"].to_numpy())),
+    Kpi("skill_match_rate", "share", "skill-match rate", "higher",
+        numerator=lambda c: c.frame["skill_match"].to_numpy(dtype=bool, na_value=False),
+        denominator=lambda c: c.frame["skill_match"].notna().to_numpy()),
+    Kpi("bot_resolution_rate", "share", "bot resolution rate", "higher",
+        numerator=lambda c: c["outcome"] == "bot_resolved", denominator=lambda c: c["bot"]),
+    Kpi("returning_share", "share", "share of returning contacts",
+        numerator=lambda c: c["generation"] > 0, denominator=lambda c: c["source"] == "contact"),
+)}
+
+
+def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
+    """A KPI's value as people read it, by its unit: 67.5%, 72.2 s, 0.108, 1,632; ``signed`` for a
+    difference (a share's in percentage points: +0.3 pts)."""
+    if value != value:
+        return "-"
+    sign = "+" if signed else ""
+    unit = KPIS[kpi].unit
+    if unit == "share":
+        return f"{value * 100:{sign}.1f} pts" if signed else f"{value * 100:.1f}%"
+    if unit == "seconds":
+        return f"{value:{sign}.1f} s"
+    if unit == "index":
+        return f"{value:{sign}.3f}"
+    return f"{value:{sign},.0f}"
