@@ -42,6 +42,19 @@ def clock(value: object) -> float:
     return hours * 3600.0 + minutes * 60.0
 
 
+def clock_span(value: object) -> object:
+    """A span of the day from "HH:MM-HH:MM" as (start, end) seconds after midnight; end after start."""
+    if not isinstance(value, str):
+        return value
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError(f"expected a span of the day HH:MM-HH:MM, got {value!r}")
+    begin, finish = clock(start.strip()), clock(end.strip())
+    if finish <= begin:
+        raise ValueError(f"span {value!r} ends before it starts; write one past midnight as e.g. 22:00-30:00")
+    return (begin, finish)
+
+
 def time_of_day(moment: dt.datetime) -> float:
     """Seconds since the midnight that starts ``moment``'s day."""
     return moment.hour * 3600.0 + moment.minute * 60.0 + moment.second + moment.microsecond / 1e6

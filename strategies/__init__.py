@@ -10,7 +10,7 @@ queue. What a strategy sees is the contract in :mod:`strategies.base` (read-only
 strategies up by name with :func:`strategies.registry.make`.
 """
 
-from strategies.base import AgentView, ConversationView, Strategy, TeamView
+from strategies.base import AgentView, ConversationView, Selection, Strategy, TeamView
 from strategies.registry import available, make, register
 
-__all__ = ["AgentView", "ConversationView", "Strategy", "TeamView", "available", "make", "register"]
+__all__ = ["AgentView", "ConversationView", "Selection", "Strategy", "TeamView", "available", "make", "register"]

@@ -9,7 +9,7 @@ is outside the contract. Nothing here imports the engine.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -25,14 +25,18 @@ class TeamView(Hashable, Protocol):
 
 @runtime_checkable
 class AgentView(Hashable, Protocol):
-    """An agent: ``rank`` is the position in the team's roster; ``skills`` maps a skill to its level
-    (1–10); ``open`` counts its open conversations, at most ``capacity``; ``idle_since`` is the time of
-    its last change of load or of coming online."""
+    """An agent: ``team`` is its own team, ``teams`` every team whose queue it serves, its own first, in
+    its order of preference; ``rank`` is its position in the roster; ``skills`` maps a skill to its level
+    (1–10); ``open`` counts its open conversations; ``load`` the capacity units they take (one each unless
+    the scenario weighs channels), at most ``capacity``; ``idle_since`` is the time of its last change of
+    load or of coming online."""
 
     @property
     def id(self) -> str: ...
     @property
     def team(self) -> TeamView: ...
+    @property
+    def teams(self) -> tuple[TeamView, ...]: ...
     @property
     def rank(self) -> int: ...
     @property
@@ -42,6 +46,8 @@ class AgentView(Hashable, Protocol):
     @property
     def open(self) -> int: ...
     @property
+    def load(self) -> float: ...
+    @property
     def online(self) -> bool: ...
     @property
     def idle_since(self) -> float: ...
@@ -49,9 +55,10 @@ class AgentView(Hashable, Protocol):
 
 @runtime_checkable
 class ConversationView(Hashable, Protocol):
-    """A conversation waiting for an agent: its ``channel``, the ``team`` it is routed to, the contact ``fields`` the
-    workflow has learned, the ``required_skills`` its assign step reads from them, when it was
-    ``queued_at``, and the agent who handled the contact's previous conversation."""
+    """A conversation waiting for an agent: its ``channel``, the ``team`` whose queue it waits in and the
+    ``teams`` whose agents may take it (that team first, then any more its assign step lists, in order),
+    the contact ``fields`` the workflow has learned, the ``required_skills`` its assign step reads from
+    them, when it was ``queued_at``, and the agent who handled the contact's previous conversation."""
 
     @property
     def id(self) -> int: ...
@@ -59,6 +66,8 @@ class ConversationView(Hashable, Protocol):
     def channel(self) -> str: ...
     @property
     def team(self) -> TeamView: ...
+    @property
+    def teams(self) -> tuple[TeamView, ...]: ...
     @property
     def fields(self) -> Mapping[str, str]: ...
     @property
@@ -72,12 +81,13 @@ class ConversationView(Hashable, Protocol):
 class Strategy:
     """Base class: subclasses set their parameters in ``__init__`` and implement :meth:`choose`.
 
-    ``wake_after`` (seconds or None) asks the engine to dispatch again for a conversation that has
-    waited that long, for strategies whose choice changes with the wait (skill relaxation).
+    ``wake_after`` (seconds, a tuple of them, or None) asks the engine to dispatch again for a
+    conversation that has waited that long, for strategies whose choice changes with the wait (skill
+    relaxation, bullseye rings).
     """
 
     name: str = ""
-    wake_after: float | None = None
+    wake_after: float | tuple[float, ...] | None = None
     rng: np.random.Generator
 
     def prepare(self, rng: np.random.Generator) -> None:
@@ -93,6 +103,26 @@ class Strategy:
         params = inspect.signature(type(self).__init__).parameters
         shown = ", ".join(f"{p}={getattr(self, p)!r}" for p in params if p != "self" and hasattr(self, p))
         return f"{type(self).__name__}({shown})"
+
+
+class Selection:
+    """Conversation selection: when an agent frees a slot or comes online, the order in which the
+    waiting conversations of the queues it serves are offered (each to the run's strategy, which picks
+    the agent). ``order`` gets the queues in the agent's order of preference, each oldest first (those
+    handed back at a shift's end ahead), and returns the conversations in the order to try them.
+
+    A policy that keeps the queues' own order says so with ``in_queue_order``: the engine then walks the
+    queues without asking (the default, :class:`strategies.selection.OldestFirst`).
+    """
+
+    name: str = ""
+    in_queue_order = False
+
+    def order(self, queues: Sequence[Iterable[ConversationView]], now: float) -> Iterable[ConversationView]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return Strategy.__repr__(self)  # type: ignore[arg-type]
 
 
 def least_busy(candidates: Collection[AgentView]) -> AgentView | None:

@@ -8,21 +8,25 @@ import importlib
 import typing
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
 from sim.errors import StrategyError
-from strategies.base import Strategy
+from strategies.base import Selection, Strategy
+from strategies.bullseye import Bullseye
 from strategies.least_busy import LeastBusy
+from strategies.least_open_below_cap import LeastOpenBelowCap
 from strategies.longest_idle import LongestIdle
 from strategies.random_choice import RandomChoice
 from strategies.round_robin import RoundRobin
+from strategies.selection import LongestWaiting, OldestFirst, Priority
 from strategies.skill_based import SkillBased
 from strategies.sticky import Sticky
 
 _BUILT_IN: dict[str, type[Strategy]] = {cls.name: cls for cls in (
-    LeastBusy, LongestIdle, RandomChoice, RoundRobin, SkillBased, Sticky)}
+    Bullseye, LeastBusy, LeastOpenBelowCap, LongestIdle, RandomChoice, RoundRobin, SkillBased, Sticky)}
+_SELECTIONS: dict[str, type[Selection]] = {cls.name: cls for cls in (LongestWaiting, OldestFirst, Priority)}
 
 
 def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
@@ -36,36 +40,46 @@ def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     return wrap
 
 
-def available() -> dict[str, type[Strategy]]:
-    """Every strategy that can be named: built-ins and installed entry points, by name."""
-    found = dict(_BUILT_IN)
-    for entry in entry_points(group="convsim.strategies"):
+_KINDS: dict[str, tuple[dict[str, type], str, str]] = {  # kind: built-ins, entry-point group, the method
+    "strategy": (_BUILT_IN, "convsim.strategies", "choose"),
+    "selection": (_SELECTIONS, "convsim.selections", "order"),
+}
+Kind = Literal["strategy", "selection"]
+
+
+def available(kind: Kind = "strategy") -> dict[str, Any]:
+    """Every strategy (or selection policy) that can be named: built-ins and installed entry points."""
+    built_in, group, _ = _KINDS[kind]
+    found: dict[str, Any] = dict(built_in)
+    for entry in entry_points(group=group):
         found.setdefault(entry.name, entry)  # loaded only when named
     return found
 
 
-def resolve(name: str) -> type[Strategy]:
-    """The strategy class for a registered name or an explicit ``module:Class`` path."""
+def resolve(name: str, kind: Kind = "strategy") -> type:
+    """The class for a registered name or an explicit ``module:Class`` path."""
+    method = _KINDS[kind][2]
     if ":" in name:
         module_name, _, attr = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
-            raise StrategyError(f"strategy {name!r} cannot be loaded: {exc}") from None
+            raise StrategyError(f"{kind} {name!r} cannot be loaded: {exc}") from None
     else:
-        found = available().get(name)
+        found = available(kind).get(name)
         if found is None:
-            known = ", ".join(sorted(available()))
-            raise StrategyError(f"unknown strategy {name!r}; known strategies: {known}")
+            known = ", ".join(sorted(available(kind)))
+            plural = "strategies" if kind == "strategy" else "selections"
+            raise StrategyError(f"unknown {kind} {name!r}; known {plural}: {known}")
         cls = found if isinstance(found, type) else found.load()
-    if not (isinstance(cls, type) and callable(getattr(cls, "choose", None))):
-        raise StrategyError(f"strategy {name!r} is not a class with a choose() method")
+    if not (isinstance(cls, type) and callable(getattr(cls, method, None))):
+        raise StrategyError(f"{kind} {name!r} is not a class with a {method}() method")
     return cls
 
 
-def make(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
-    """A fresh strategy instance, its parameters checked against the class's constructor."""
-    cls = resolve(name)
+def make(name: str, params: Mapping[str, Any] | None = None, kind: Kind = "strategy") -> Any:
+    """A fresh instance, its parameters checked against the class's constructor."""
+    cls = resolve(name, kind)
     params = dict(params or {})
     try:
         hints = typing.get_type_hints(cls.__init__, include_extras=True)
@@ -77,11 +91,11 @@ def make(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
                 params[key] = pydantic.TypeAdapter(hints[key]).validate_python(value)
             except pydantic.ValidationError as exc:
                 reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-                raise StrategyError(f"strategy {name!r}: parameter {key}={value!r}: {reason}") from None
+                raise StrategyError(f"{kind} {name!r}: parameter {key}={value!r}: {reason}") from None
     try:
-        strategy = cls(**params)
-    except TypeError as exc:
-        raise StrategyError(f"strategy {name!r}: bad parameters {params!r}: {exc}") from None
-    if not getattr(strategy, "name", ""):
-        strategy.name = name
-    return strategy
+        made = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise StrategyError(f"{kind} {name!r}: bad parameters {params!r}: {exc}") from None
+    if not getattr(made, "name", ""):
+        made.name = name
+    return made

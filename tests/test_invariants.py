@@ -35,8 +35,8 @@ def test_no_assignment_to_an_offline_agent_when_only_online():
     w = world(make_trace((7300, "x")), agents=[{"id": "a", "team": "support", "shifts": ["01:00-02:00"]}])
     original = w._go_offline
 
-    def go_offline_but_stay_available(agent):
-        original(agent)
+    def go_offline_but_stay_available(agent, until=None):
+        original(agent, until)
         agent.team.available[agent] = None  # the bug
 
     w._go_offline = go_offline_but_stay_available

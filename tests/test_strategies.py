@@ -111,7 +111,7 @@ def test_the_registry_lists_the_built_ins():
 
 
 def test_unknown_strategy_and_bad_parameters_are_clear_errors():
-    with pytest.raises(StrategyError, match="unknown strategy 'nope'; known strategies: least_busy"):
+    with pytest.raises(StrategyError, match="unknown strategy 'nope'; known strategies: bullseye, least_busy"):
         make("nope")
     with pytest.raises(StrategyError, match=r"parameter relax_after='soon'"):
         make("skill_based", {"relax_after": "soon"})

@@ -14,15 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.engine.entities import Agent, Attribute, Team
+from sim import units
+from sim.engine.entities import INF, Agent, Attribute, Group, Team
 from sim.engine.records import RunInfo
 from sim.engine.workflow import Workflow
 from sim.errors import ScenarioError, StrategyError, TraceError
 from sim.model.arrivals import GIVEN
 from sim.model.distributions import Constant
-from sim.model.scenario import Ask, Scenario
+from sim.model.scenario import Ask, ByCase, Scenario
 from sim.model.streams import Draws, Fixed, Given, Streams, uniform
-from strategies import Strategy
+from strategies import Selection, Strategy
 from strategies import registry as strategy_registry
 
 
@@ -47,10 +48,13 @@ class CompiledRun:
     learnable_fields: tuple[str, ...]  # fields a conversation may come to know
     teams: dict[str, Team]
     agents: list[Agent]
-    shifts: list[list[tuple[float, float]]]  # per agent: online spans
+    shifts: list[list[tuple[float, float]]]  # per agent: online spans by its shifts (none: by headcount)
+    groups: list[tuple[Group, list[tuple[float, int]]]]  # headcount groups: (start, agents online) changes
     default_strategy: Strategy
+    selection: Selection
+    channel_weights: list[float] | None  # capacity units per channel (INF: all); None: one each
     workflow: Workflow
-    patience: Draws | Fixed | Given | None
+    patience: Draws | Fixed | Given | CaseDraws | None
     silent: Draws | None
     return_draw: Draws | None
     return_delay: Draws | Fixed | None
@@ -63,6 +67,33 @@ class CompiledRun:
                        interval=scenario.interval, service_target=scenario.service_target, warmup=scenario.warmup,
                        contact_ids=self.contact_ids, channels=self.channels, teams=list(self.teams),
                        agent_ids=[a.id for a in self.agents])
+
+
+class CaseDraws:
+    """Draws whose distribution depends on the conversation: the first case whose contact attributes,
+    channel and hours of the day (at opening) match, each case with a stream of its own."""
+
+    __slots__ = ("cases", "offset", "otherwise")
+
+    def __init__(self, cases: list[tuple[list[tuple[Attribute | None, frozenset[str]]], tuple[float, float] | None,
+                                         Draws | Fixed]], otherwise: Draws | Fixed, offset: float) -> None:
+        self.cases = cases
+        self.otherwise = otherwise
+        self.offset = offset  # time of day at t = 0
+
+    def of(self, conversation: Any) -> float:
+        for conditions, hours, draws in self.cases:
+            if hours is not None:
+                clock = (self.offset + conversation.opened_at) % 86400.0
+                if not (hours[0] <= clock < hours[1] or hours[0] <= clock + 86400.0 < hours[1]):
+                    continue
+            for attribute, values in conditions:
+                value = conversation.channel if attribute is None else attribute.of(conversation.root)
+                if value not in values:
+                    break
+            else:
+                return draws.of(conversation)
+        return self.otherwise.of(conversation)
 
 
 class _Strategies:
@@ -94,6 +125,24 @@ def draws(streams: Streams, dist: Any, *key: str | int) -> Draws | Fixed:
     return streams.draws(dist.sample, *key)
 
 
+def varying(scenario: Scenario, attributes: dict[str, Attribute], streams: Streams, dist: Any, where: str,
+            *key: str | int) -> Draws | Fixed | CaseDraws:
+    """:func:`draws`, or for a distribution by case (``where`` names it in errors) a :class:`CaseDraws`."""
+    if not isinstance(dist, ByCase):
+        return draws(streams, dist, *key)
+    cases = []
+    for k, case in enumerate(dist.cases):
+        conditions = []
+        for field, values in case.when.items():
+            if field != "channel" and field not in attributes:
+                raise ScenarioError(f"{scenario.source}: {where}.cases.{k}.when: {field!r} is neither 'channel' nor "
+                                    f"a contact attribute of the arrivals ({', '.join(attributes) or 'none'})")
+            wanted = frozenset([values] if isinstance(values, str) else values)
+            conditions.append((None if field == "channel" else attributes[field], wanted))
+        cases.append((conditions, case.hours, draws(streams, case.dist, *key, "case", k)))
+    return CaseDraws(cases, draws(streams, dist.otherwise, *key), units.time_of_day(scenario.start))
+
+
 def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = None,
                 seed: int | None = None) -> CompiledRun:
     """Everything a run of ``scenario`` on ``trace`` needs, under ``strategy`` (default: the scenario's
@@ -106,8 +155,8 @@ def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = 
     attributes = {column: Attribute(values.cat.codes.to_numpy(), [str(c) for c in values.cat.categories])
                   for column in trace.columns.difference(["time", "contact_id", "channel", *GIVEN])
                   for values in [trace[column].astype("category")]}
-    teams = _teams(scenario, streams, given)
-    agents, shifts = _agents(scenario, teams)
+    teams = _teams(scenario, streams, given, attributes)
+    agents, shifts, groups = _agents(scenario, teams)
     make_strategy = _Strategies(streams, scenario.source)
     for spec in scenario.strategies():  # every named strategy must load, used in this run or not
         make_strategy(spec.name, spec.params)
@@ -115,15 +164,22 @@ def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = 
     strategy_name = strategy or scenario.strategy.name
     params = next((s.params for s in scenario.strategies() if s.name == strategy_name), {})
     default_strategy = make_strategy(strategy_name, params)
+    try:
+        selection = strategy_registry.make(scenario.selection.name, scenario.selection.params, kind="selection")
+    except StrategyError as exc:
+        raise ScenarioError(f"{scenario.source}: selection: {exc}") from None
+    weights = [scenario.channel_weights.get(c, 1.0) for c in channels] if scenario.channel_weights else None
     workflow = Workflow(scenario, teams, attributes, streams, default_strategy, make_strategy,
-                        override=strategy is not None)
+                        override=strategy is not None, weighted=weights is not None)
+    _connect(scenario, teams, agents, selection)
     _check_skills(scenario, attributes, agents)
     contacts = scenario.contacts
     unknown = [f for f in contacts.known_fields if f not in attributes]
     if unknown:
         raise ScenarioError(f"{scenario.source}: contacts.known_fields: {', '.join(map(repr, unknown))} not in "
                             f"the trace, whose attributes are: {', '.join(attributes) or 'none'}")
-    patience = draws(streams, contacts.patience, "patience") if contacts.patience else None
+    patience = varying(scenario, attributes, streams, contacts.patience, "contacts.patience",
+                       "patience") if contacts.patience else None
     if "patience" in given:
         patience = Given(given["patience"], patience)
     returning = contacts.returning
@@ -132,8 +188,10 @@ def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = 
         trace_contact=trace_contact, trace_channel=_channels(trace, channels), contact_ids=contact_ids,
         contact_index=contact_index, channels=channels, given=given, attributes=attributes,
         known_fields=[(f, attributes[f]) for f in contacts.known_fields],
-        learnable_fields=_learnable_fields(scenario), teams=teams, agents=agents, shifts=shifts,
-        default_strategy=default_strategy, workflow=workflow, patience=patience,
+        learnable_fields=_learnable_fields(scenario), teams=teams, agents=agents, shifts=shifts, groups=groups,
+        default_strategy=default_strategy, selection=selection,
+        channel_weights=[INF if w == "all" else w for w in weights] if weights else None, workflow=workflow,
+        patience=patience,
         silent=streams.draws(uniform, "silent") if contacts.silent_share else None,
         return_draw=streams.draws(uniform, "return") if returning else None,
         return_delay=draws(streams, returning.delay, "return_delay") if returning else None,
@@ -161,11 +219,14 @@ def _channels(trace: pd.DataFrame, channels: list[str]) -> np.ndarray:
     return codes
 
 
-def _teams(scenario: Scenario, streams: Streams, given: dict[str, list[float]]) -> dict[str, Team]:
+def _teams(scenario: Scenario, streams: Streams, given: dict[str, list[float]],
+           attributes: dict[str, Attribute]) -> dict[str, Team]:
     handling = scenario.handling
     teams = {}
     for index, (name, spec) in enumerate(scenario.teams.items()):
-        handle_times = draws(streams, spec.handle_time or handling.handle_time, "handle_time", name)
+        where = f"teams.{name}.handle_time" if spec.handle_time else "handling.handle_time"
+        handle_times = varying(scenario, attributes, streams, spec.handle_time or handling.handle_time, where,
+                               "handle_time", name)
         if "handle_time" in given:
             handle_times = Given(given["handle_time"], handle_times)
         first_response = draws(streams, spec.first_response or handling.first_response, "first_response", name)
@@ -173,18 +234,47 @@ def _teams(scenario: Scenario, streams: Streams, given: dict[str, list[float]]) 
     return teams
 
 
-def _agents(scenario: Scenario, teams: dict[str, Team]) -> tuple[list[Agent], list[list[tuple[float, float]]]]:
-    """Every agent, in the order of the scenario, on its team's roster; and each one's online spans."""
-    agents, shifts = [], []
+def _agents(scenario: Scenario, teams: dict[str, Team]
+            ) -> tuple[list[Agent], list[list[tuple[float, float]]], list[tuple[Group, list[tuple[float, int]]]]]:
+    """Every agent, in the order of the scenario, on the rosters of the teams it serves; each one's
+    online spans by its shifts; and the groups whose headcount follows a table (ContactCenters' rule)."""
+    agents, shifts, groups = [], [], []
+    served = scenario.agent_teams()
     for spec in scenario.agents:
-        team = teams[spec.team]
-        for agent_id in spec.ids():
-            agent = Agent(len(agents), agent_id, team, spec)
-            team.agents.append(agent)
-            team.free[agent] = None
+        own = tuple(teams[name] for name in served[spec.id])
+        members = []
+        dynamic = spec.headcount is not None and spec.headcount.on_drop == "idle_first"
+        for number, agent_id in enumerate(spec.ids(), start=1):
+            agent = Agent(len(agents), agent_id, own, spec)
+            for team in own:
+                team.agents.append(agent)
+                team.free[agent] = None
             agents.append(agent)
-            shifts.append(spec.online(scenario.start, scenario.duration))
-    return agents, shifts
+            members.append(agent)
+            shifts.append([] if dynamic else spec.online(scenario.start, scenario.duration, number))
+        if dynamic:
+            group = Group(members)
+            for agent in members:
+                agent.group = group
+            groups.append((group, spec.headcount.changes(scenario.start, scenario.duration)))
+    return agents, shifts, groups
+
+
+def _connect(scenario: Scenario, teams: dict[str, Team], agents: list[Agent], selection: Selection) -> None:
+    """Who serves which queue: a team listed after the first by an assign step serves the first's queue;
+    an agent takes from its own teams' queues and those they serve, in its order of preference."""
+    for step in scenario.workflow:
+        names = step.teams() if hasattr(step, "teams") else []
+        for name in names[1:]:
+            if teams[name] not in teams[names[0]].servers:
+                teams[names[0]].servers.append(teams[name])
+    for team in teams.values():
+        team.simple = team.servers == [team] and selection.in_queue_order
+    for agent in agents:
+        queues = []
+        for team in agent.teams:
+            queues += [team, *(q for q in teams.values() if team in q.servers and q is not team)]
+        agent.queues = list(dict.fromkeys(queues))
 
 
 def _check_skills(scenario: Scenario, attributes: dict[str, Attribute], agents: list[Agent]) -> None:

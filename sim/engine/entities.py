@@ -19,14 +19,18 @@ from strategies import Strategy
 # a conversation's phase: in the workflow, waiting for an agent, waiting for the agent's first
 # message, waiting for a silent contact's reply, being handled, closed
 WORKFLOW, WAITING, ANSWERING, SILENT, WORKING, CLOSED = range(6)
+INF = float("inf")
+EPS = 1e-9  # slack on sums of capacity units
 
 
 class Team:
-    """A team: its roster, the agents with a free slot (and those online), and its queues — conversations
-    waiting oldest first, and those handed back at a shift's end, served first."""
+    """A team: its roster (every agent that serves its queue), the agents with a free slot (and those
+    online), and its queues — conversations waiting oldest first, and those handed back at a shift's end,
+    served first. ``servers`` are the teams whose agents may take from its queue (itself, and those an
+    assign step lists after it); ``simple``: itself only, in queue order (the engine's fast path)."""
 
     __slots__ = ("agents", "available", "first_response", "free", "handle_time", "index", "name",
-                 "offline_ok", "returned", "waiting")
+                 "offline_ok", "returned", "servers", "simple", "waiting")
 
     def __init__(self, index: int, name: str, first_response: Draws | Fixed, handle_time: Draws | Fixed | Given
                  ) -> None:
@@ -40,24 +44,36 @@ class Team:
         self.waiting: dict[Conversation, None] = {}  # the queue, oldest first
         self.returned: dict[Conversation, None] = {}  # handed back at a shift's end: served first
         self.offline_ok = 0  # queued conversations that may go to an offline agent
+        self.servers: list[Team] = [self]
+        self.simple = True
 
     def __repr__(self) -> str:
         return f"Team({self.name!r})"
 
 
 class Agent:
-    """An agent; strategies see it as a :class:`strategies.base.AgentView` (``id``, ``team``, ``rank`` in
-    the team roster, ``skills``, ``capacity``, ``open`` conversations, ``online``, ``idle_since``)."""
+    """An agent; strategies see it as a :class:`strategies.base.AgentView` (``id``, ``team``, ``teams``,
+    ``rank``, ``skills``, ``capacity``, ``open`` conversations, the ``load`` in capacity units, ``online``,
+    ``idle_since``). ``queues``: the teams whose queues it takes from, in its order of preference;
+    ``group``: its headcount group, if its agents come and go by a headcount table."""
 
     __slots__ = ("busy_slot_time", "busy_time", "capacity", "changed_at", "comes_online", "conversations",
-                 "handled", "id", "idle_since", "index", "online", "online_time", "open", "overtime", "rank",
-                 "skills", "speed", "team")
+                 "draining", "group", "handled", "id", "idle_since", "index", "load", "online", "online_since",
+                 "online_spans", "online_time", "open", "overtime", "queues", "rank", "skills", "speed", "team",
+                 "teams")
 
-    def __init__(self, index: int, agent_id: str, team: Team, spec: AgentSpec) -> None:
+    def __init__(self, index: int, agent_id: str, teams: tuple[Team, ...], spec: AgentSpec) -> None:
         self.index = index
         self.id = agent_id
-        self.team = team
-        self.rank = len(team.agents)
+        self.team = teams[0]
+        self.teams = teams
+        self.queues: list[Team] = list(teams)
+        self.rank = index
+        self.group: Group | None = None
+        self.draining = False  # online, but takes no new work until its group is down to its headcount
+        self.load = 0.0
+        self.online_since = 0.0
+        self.online_spans: list[tuple[float, float]] = []
         self.skills = dict(spec.skills)
         self.capacity = spec.capacity
         self.speed = spec.speed
@@ -75,7 +91,7 @@ class Agent:
         span = now - self.changed_at
         if self.online:
             self.online_time += span
-            self.busy_slot_time += self.open * span
+            self.busy_slot_time += self.load * span
             if self.open:
                 self.busy_time += span
         elif self.open:
@@ -86,16 +102,35 @@ class Agent:
         return f"Agent({self.id!r}, open={self.open}/{self.capacity}, online={self.online})"
 
 
+class Group:
+    """Agents of one scenario group whose headcount follows a table per period (ContactCenters' rule
+    when it drops: idle agents leave first, and none of the group takes new work until no more than
+    ``target`` are online)."""
+
+    __slots__ = ("agents", "target")
+
+    def __init__(self, agents: list[Agent]) -> None:
+        self.agents = agents
+        self.target = 0
+
+    def online(self) -> int:
+        return sum(agent.online for agent in self.agents)
+
+
 class Assignment:
-    """How one assign step (or outbound opening) hands conversations to agents."""
+    """How one assign step (or outbound opening) hands conversations to agents: ``teams`` (None: the
+    routed team) whose agents may take it, waiting in the first one's queue; ``weighted``: capacity is
+    counted in units per channel."""
 
-    __slots__ = ("max_open", "on_timeout", "only_online", "patience", "skills_from", "strategy", "team",
-                 "timeout")
+    __slots__ = ("max_open", "on_timeout", "only_online", "patience", "skills_from", "strategy", "teams",
+                 "timeout", "weighted")
 
-    def __init__(self, team: Team | None, strategy: Strategy, only_online: bool = True,
+    def __init__(self, teams: tuple[Team, ...] | None, strategy: Strategy, only_online: bool = True,
                  max_open: int | None = None, skills_from: tuple[str, ...] = (),
-                 timeout: float | None = None, on_timeout: int | None = None, patience: bool = True) -> None:
-        self.team = team
+                 timeout: float | None = None, on_timeout: int | None = None, patience: bool = True,
+                 weighted: bool = False) -> None:
+        self.teams = teams
+        self.weighted = weighted
         self.on_timeout = on_timeout
         self.strategy = strategy
         self.only_online = only_online
@@ -104,11 +139,28 @@ class Assignment:
         self.timeout = timeout
         self.patience = patience
 
-    def candidates(self, team: Team) -> Collection[Agent]:
-        pool = team.available if self.only_online else team.free
-        if self.max_open is None:
+    def candidates(self, conversation: Conversation) -> Collection[Agent]:
+        """The agents that may take ``conversation`` now."""
+        teams = conversation.teams
+        if len(teams) == 1:
+            pool = teams[0].available if self.only_online else teams[0].free
+        else:
+            pool = {agent: None for team in teams for agent in (team.available if self.only_online else team.free)}
+        if self.max_open is None and not self.weighted:
             return pool
-        return {agent: None for agent in pool if agent.open < self.max_open}
+        cap, weight = self.max_open, conversation.weight
+        return {agent: None for agent in pool if (cap is None or agent.open < cap)
+                and (not self.weighted or fits(agent, weight))}
+
+
+def taken(agent: Agent, weight: float) -> float:
+    """The capacity units a conversation of ``weight`` takes of ``agent``."""
+    return agent.capacity if weight == INF else weight
+
+
+def fits(agent: Agent, weight: float) -> bool:
+    """Whether a conversation of ``weight`` fits in the agent's spare capacity."""
+    return agent.load + taken(agent, weight) <= agent.capacity + EPS
 
 
 class Attribute:
@@ -135,6 +187,8 @@ class Conversation:
     conversations never change are class-level defaults: one is made for every opening."""
 
     team: Team | None = None
+    teams: tuple[Team, ...] = ()
+    weight = 1.0  # capacity units it takes (INF: the agent's whole capacity)
     agent: Agent | None = None
     assignment: Assignment | None = None
     required_skills: tuple[str, ...] = ()

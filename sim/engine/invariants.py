@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sim.engine import events as ev
+from sim.engine.entities import fits, taken
 
 if TYPE_CHECKING:
     from sim.engine.entities import Agent, Conversation
@@ -76,14 +77,19 @@ class Invariants:
                          f"conversation {already.id} of the same contact is still open")
 
     def assigning(self, conversation: Conversation, agent: Agent) -> None:
-        if agent.open >= agent.capacity:
+        if self.world.weights is None and agent.open >= agent.capacity:
             self._broken("capacity", conversation.id, conversation.contact,
                          f"agent {agent.id} already has {agent.open} of {agent.capacity} open")
+        if self.world.weights is not None and not fits(agent, conversation.weight):
+            self._broken("capacity units", conversation.id, conversation.contact,
+                         f"agent {agent.id} holds {agent.load:g} of {agent.capacity} units, the conversation takes "
+                         f"{taken(agent, conversation.weight):g}")
         if conversation.assignment.only_online and not agent.online:
             self._broken("only online agents", conversation.id, conversation.contact, f"agent {agent.id} is offline")
-        if agent.team is not conversation.team:
+        if not any(team in conversation.teams for team in agent.teams):
+            routed = ", ".join(team.name for team in conversation.teams)
             self._broken("routed team", conversation.id, conversation.contact, f"agent {agent.id} is in "
-                         f"{agent.team.name}, the conversation in {conversation.team.name}")
+                         f"{agent.team.name}, the conversation in {routed}")
 
     def queue_changed(self) -> None:
         """Called whenever a conversation joins or leaves a queue: integrate the real queue lengths."""

@@ -53,6 +53,7 @@ class Parts:
     attributes: dict[str, Attribute]
     streams: Streams
     goto: dict[str, int]  # step ids to indices
+    weighted: bool  # capacity counted in units per channel
 
 
 class Step:
@@ -212,13 +213,14 @@ class AssignStep(Step):
 
     def __init__(self, parts: Parts, index: int, spec: sc.Assign, strategy: Strategy) -> None:
         super().__init__(parts, index)
-        self.assignment = Assignment(parts.teams[spec.team] if spec.team else None, strategy, spec.only_online,
-                                     spec.max_open, tuple(spec.skills_from), spec.timeout,
-                                     parts.goto.get(spec.on_timeout) if spec.on_timeout else None)
+        teams = tuple(parts.teams[name] for name in spec.teams()) or None
+        self.assignment = Assignment(teams, strategy, spec.only_online, spec.max_open, tuple(spec.skills_from),
+                                     spec.timeout, parts.goto.get(spec.on_timeout) if spec.on_timeout else None,
+                                     weighted=parts.weighted)
 
     def apply(self, world: World, conversation: Conversation) -> int | None:
         assignment = self.assignment
-        team = assignment.team or conversation.team or world.first_team
+        team = assignment.teams[0] if assignment.teams else conversation.team or world.first_team
         if team is not conversation.team:
             conversation.team = team
             world.log(ev.ROUTED, conversation)
@@ -250,12 +252,12 @@ class Workflow:
 
     def __init__(self, scenario: sc.Scenario, teams: dict[str, Team], attributes: dict[str, Attribute],
                  streams: Streams, default: Strategy, strategy: Callable[[str, dict[str, Any]], Strategy],
-                 override: bool) -> None:
+                 override: bool, weighted: bool) -> None:
         """``default``: the run's strategy; ``strategy(name, params)``: the run's instance of another,
         for assign steps that name their own (unless ``override``: the run's strategy then rules)."""
         specs = scenario.workflow
         parts = Parts(scenario, teams, attributes, streams,
-                      {spec.id: i for i, spec in enumerate(specs) if spec.id is not None})
+                      {spec.id: i for i, spec in enumerate(specs) if spec.id is not None}, weighted)
         self.steps: list[Step] = []
         for i, spec in enumerate(specs):
             if isinstance(spec, sc.Assign):

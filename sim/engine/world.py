@@ -9,6 +9,7 @@ then may the contact's next message open a new one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Generator
 from itertools import chain
@@ -22,6 +23,8 @@ from sim.engine.compiled import CompiledRun
 from sim.engine.entities import (
     ANSWERING,
     CLOSED,
+    EPS,
+    INF,
     SILENT,
     WAITING,
     WORKFLOW,
@@ -29,7 +32,9 @@ from sim.engine.entities import (
     Agent,
     Assignment,
     Conversation,
+    Group,
     Team,
+    taken,
 )
 from sim.engine.invariants import InvariantError, Invariants
 from sim.engine.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
@@ -63,6 +68,10 @@ class World:
             agent.comes_online = self.env.event()  # every agent starts offline
         self.workflow = run.workflow
         self.default_strategy = run.default_strategy
+        self.selection = run.selection
+        self.weights = run.channel_weights  # None: a conversation takes one slot
+        finite = [w for w in self.weights or () if w != INF]
+        self.min_weight = min(finite, default=1.0)
         self.channels = run.channels
         self.contact_ids = run.contact_ids
         self.open_conversation: list[Conversation | None] = [None] * len(run.contact_ids)
@@ -78,6 +87,7 @@ class World:
         self.outbound_opened = 0
         self.return_times: list[float] = []
         self.conversations = 0
+        self.horizon = scenario.duration  # the run's end (later when draining)
         self.invariants = Invariants.watch(self) if check else None
 
     # ------------------------------------------------------------------------------------- running
@@ -86,7 +96,10 @@ class World:
         """Simulate to the scenario's end; ``progress`` is told the simulated time as it advances."""
         env = self.env
         for agent, intervals in zip(self.agents, self.compiled.shifts, strict=True):
-            env.process(self._shift_process(agent, intervals))
+            if intervals:
+                env.process(self._shift_process(agent, intervals))
+        for group, changes in self.compiled.groups:
+            env.process(self._headcount_process(group, changes))
         self._deliver_trace()
         trace_length = len(self.compiled.trace_time)
         for number, outbound in enumerate(self.scenario.outbound):
@@ -99,8 +112,14 @@ class World:
             for step in range(1, PROGRESS_STEPS + 1):
                 env.run(until=horizon * step / PROGRESS_STEPS)
                 progress(env.now)
+        if self.scenario.drain:  # arrivals have stopped: on until every conversation is closed
+            while any(c is not None for c in self.open_conversation) and env.peek() < float("inf"):
+                env.step()
+            horizon = self.horizon = max(env.now, horizon)
         for agent in self.agents:
             agent.account(horizon)
+            if agent.online:
+                agent.online_spans.append((agent.online_since, horizon))
         for conversation in self.open_conversation:
             if conversation is not None:
                 if conversation.queue is not None:  # still waiting: its wait so far
@@ -165,12 +184,15 @@ class World:
         self.outbound_opened += 1
         conversation = self._open(contact, ev.USER, self.channels.index(outbound.channel), root, 0)
         team = self.teams[outbound.team]
-        self.request_agent(conversation, Assignment(team, self.default_strategy, patience=False), team)
+        assignment = Assignment(None, self.default_strategy, patience=False, weighted=self.weights is not None)
+        self.request_agent(conversation, assignment, team)
 
     def _open(self, contact: int, source: int, channel: int, root: int, generation: int) -> Conversation:
         conversation = Conversation(self.conversations, contact, source, self.channels[channel], channel, root,
                                     generation, self.env.now, self.last_agent[contact])
         self.conversations += 1
+        if self.weights is not None:
+            conversation.weight = self.weights[channel]
         self.open_conversation[contact] = conversation
         if source == ev.CONTACT:
             for field, attribute in self.known_fields:
@@ -198,13 +220,14 @@ class World:
         now = self.env.now
         conversation.assignment = assignment
         conversation.team = team
+        conversation.teams = assignment.teams or (team,)
         conversation.queued_at = now
-        available = team.available
-        if available and not (team.waiting or team.returned) and assignment.max_open is None:
-            # nobody ahead in the queue: the strategy chooses among the online agents straight away
-            agent = assignment.strategy.choose(conversation, available, now)
+        if not (team.waiting or team.returned) and any(server.available for server in team.servers):
+            # nobody ahead in the queue: the strategy chooses among the agents free now straight away
+            candidates = assignment.candidates(conversation)
+            agent = assignment.strategy.choose(conversation, candidates, now) if candidates else None
             if agent is not None:
-                if agent not in available:
+                if agent not in candidates:
                     self._wrong_choice(conversation, assignment, agent)
                 conversation.left_queue_at = now
                 self._assign(conversation, agent)
@@ -219,8 +242,10 @@ class World:
                 self._after(patience, self._abandon, conversation)
         if assignment.timeout is not None:
             self._after(assignment.timeout, self._assign_timeout, conversation)
-        if assignment.strategy.wake_after is not None:
-            self._after(assignment.strategy.wake_after, self._wake, conversation)
+        wake_after = assignment.strategy.wake_after
+        if wake_after is not None:
+            for wait in wake_after if isinstance(wake_after, tuple) else (wake_after,):
+                self._after(wait, self._wake, conversation)
 
     def _queue(self, conversation: Conversation, queue: dict[Conversation, None]) -> None:
         conversation.phase = WAITING
@@ -258,12 +283,16 @@ class World:
         self.dispatch(conversation.team)
 
     def dispatch(self, team: Team) -> None:
-        """Hand waiting conversations to agents, oldest first, for as long as the strategies agree."""
+        """Hand conversations waiting in ``team``'s queue to agents, for as long as the strategies agree."""
+        if not team.simple:
+            self._dispatch([team])
+            return
+        # one queue that only its own team serves, in queue order: oldest first, handed back ahead
         returned, waiting, now = team.returned, team.waiting, self.env.now
         while (waiting or returned) and (team.available or (team.offline_ok and team.free)):
             for conversation in chain(returned, waiting) if returned else waiting:
                 assignment = conversation.assignment
-                candidates = assignment.candidates(team)
+                candidates = assignment.candidates(conversation)
                 if not candidates:
                     continue
                 agent = assignment.strategy.choose(conversation, candidates, now)
@@ -276,6 +305,40 @@ class World:
             self._leave_queue(conversation)
             self._assign(conversation, agent)
 
+    def _dispatch(self, queues: list[Team]) -> None:
+        """Hand conversations waiting in ``queues`` (in an agent's order of preference) to agents, in the
+        order the conversation selection policy gives, for as long as the strategies agree."""
+        now = self.env.now
+        selection = self.selection
+        while any(q.waiting or q.returned for q in queues) and any(
+                server.available or (q.offline_ok and server.free) for q in queues for server in q.servers):
+            waiting = [chain(q.returned, q.waiting) for q in queues]
+            ordered = chain.from_iterable(waiting) if selection.in_queue_order else selection.order(waiting, now)
+            for conversation in ordered:
+                assignment = conversation.assignment
+                candidates = assignment.candidates(conversation)
+                if not candidates:
+                    continue
+                agent = assignment.strategy.choose(conversation, candidates, now)
+                if agent is not None:
+                    break
+            else:
+                return
+            if agent not in candidates:
+                self._wrong_choice(conversation, assignment, agent)
+            self._leave_queue(conversation)
+            self._assign(conversation, agent)
+
+    def _offer(self, agent: Agent) -> None:
+        """The agent has a free slot or came online: the queues it serves are dispatched."""
+        queues = agent.queues
+        if len(queues) == 1 and queues[0].simple:
+            team = queues[0]
+            if team.waiting or team.returned:
+                self.dispatch(team)
+        else:
+            self._dispatch(queues)
+
     def _wrong_choice(self, conversation: Conversation, assignment: Assignment, agent: Agent) -> None:
         raise InvariantError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
                          f"{assignment.strategy!r} chose {agent!r}, not one of the candidates")
@@ -284,10 +347,12 @@ class World:
         now = self.env.now
         agent.account(now)
         agent.open += 1
+        agent.load += taken(agent, conversation.weight)
         agent.idle_since = now
-        if agent.open >= agent.capacity:
-            del agent.team.free[agent]
-            agent.team.available.pop(agent, None)
+        if self._full(agent):
+            for team in agent.teams:
+                del team.free[agent]
+                team.available.pop(agent, None)
         agent.conversations[conversation] = None
         conversation.agent = agent
         if conversation.assigned_at != conversation.assigned_at:
@@ -302,14 +367,23 @@ class World:
         agent = conversation.agent
         now = self.env.now
         agent.account(now)
-        if agent.open >= agent.capacity:
-            agent.team.free[agent] = None
-            if agent.online:
-                agent.team.available[agent] = None
+        if self._full(agent):
+            takes = agent.online and not agent.draining
+            for team in agent.teams:
+                team.free[agent] = None
+                if takes:
+                    team.available[agent] = None
         agent.open -= 1
+        agent.load -= taken(agent, conversation.weight)
         agent.idle_since = now
         del agent.conversations[conversation]
         return agent
+
+    def _full(self, agent: Agent) -> bool:
+        """Whether the agent has no room for another conversation (in units: not even the lightest)."""
+        if self.weights is None:
+            return agent.open >= agent.capacity
+        return agent.capacity - agent.load < self.min_weight - EPS
 
     # -------------------------------------------------------------------------------- the agent side
 
@@ -386,9 +460,12 @@ class World:
         self.log(ev.CONVERSATION_CLOSED, conversation)
         self.conversation_log.add(conversation)
         conversation.agent = None
-        if agent is not None and (agent.team.waiting or agent.team.returned):
-            self.dispatch(agent.team)
-        if self.returning and self.return_draw.of(conversation) < self.returning:
+        if agent is not None:
+            if agent.group is not None and agent.draining and not agent.open:
+                self._leave(agent)
+            elif agent.online and not agent.draining:
+                self._offer(agent)
+        if self.returning and now < self.scenario.duration and self.return_draw.of(conversation) < self.returning:
             contact, channel = conversation.contact, conversation.channel_code
             root, generation = conversation.root, conversation.generation + 1
             self.env.timeout(self.return_delay.of(conversation)).callbacks.append(
@@ -401,42 +478,106 @@ class World:
         for begin, end in intervals:
             if begin > env.now:
                 yield env.timeout(begin - env.now)
-            self._go_online(agent)
+            self._go_online(agent, begin)
             if end == float("inf"):
                 return
             yield env.timeout(end - env.now)
-            self._go_offline(agent)
+            self._go_offline(agent, end)
 
-    def _go_online(self, agent: Agent) -> None:
-        agent.account(self.env.now)
+    def _go_online(self, agent: Agent, since: float | None = None) -> None:
+        """The agent comes online (``since``: its shift's start as planned, for the records)."""
+        now = self.env.now
+        agent.account(now)
         agent.online = True
-        agent.idle_since = self.env.now
-        if agent.open < agent.capacity:
-            agent.team.available[agent] = None
+        agent.online_since = now if since is None else since
+        agent.idle_since = now
+        if not self._full(agent):
+            for team in agent.teams:
+                team.available[agent] = None
         if agent.comes_online is not None:
             agent.comes_online.succeed()
             agent.comes_online = None
-        self.dispatch(agent.team)
+        self._offer(agent)
 
-    def _go_offline(self, agent: Agent) -> None:
-        agent.account(self.env.now)
+    def _go_offline(self, agent: Agent, until: float | None = None) -> None:
+        """The agent goes offline (``until``: its shift's end as planned, for the records)."""
+        now = self.env.now
+        agent.account(now)
         agent.online = False
-        agent.team.available.pop(agent, None)
+        agent.draining = False
+        agent.online_spans.append((agent.online_since, now if until is None else until))
+        for team in agent.teams:
+            team.available.pop(agent, None)
         agent.comes_online = self.env.event()
         if self.scenario.on_shift_end == "handback":
             for conversation in list(agent.conversations):
                 self._hand_back(conversation)
 
+    # ------------------------------------------------------------------------------------ headcount
+
+    def _headcount_process(self, group: Group, changes: list[tuple[float, int]]) -> Process:
+        env = self.env
+        for begin, target in changes:
+            if begin > env.now:
+                yield env.timeout(begin - env.now)
+            self._staff(group, target)
+
+    def _staff(self, group: Group, target: int) -> None:
+        """A new headcount for the group: agents come online (lowest first), or idle ones leave (highest
+        first) and, if busy ones are still too many, the group takes no new work until enough finish."""
+        group.target = target
+        online = [agent for agent in group.agents if agent.online]
+        excess = len(online) - target
+        for agent in reversed(online):
+            if excess <= 0:
+                break
+            if not agent.open:
+                self._go_offline(agent)
+                excess -= 1
+        if excess > 0:
+            for agent in online:
+                if agent.online and not agent.draining:
+                    agent.draining = True
+                    for team in agent.teams:
+                        team.available.pop(agent, None)
+            return
+        self._undrain(group)
+        for agent in group.agents:
+            if excess >= 0:
+                break
+            if not agent.online:
+                self._go_online(agent)
+                excess += 1
+
+    def _leave(self, agent: Agent) -> None:
+        """A draining agent has finished its last conversation: it leaves, and once the group is down to
+        its headcount the others take work again."""
+        group = agent.group
+        self._go_offline(agent)
+        if group.online() <= group.target:
+            self._undrain(group)
+
+    def _undrain(self, group: Group) -> None:
+        for agent in group.agents:
+            if agent.draining:
+                agent.draining = False
+                if not self._full(agent):
+                    for team in agent.teams:
+                        team.available[agent] = None
+                self._offer(agent)
+
     # ------------------------------------------------------------------------------------- records
 
     @functools.cached_property
     def info(self) -> RunInfo:
-        """What the run is (computed once: its contacts are fixed once compiled)."""
-        return self.compiled.info
+        """What the run is (computed once the run is over: its end is later than the scenario's when it
+        drains)."""
+        info = self.compiled.info
+        return info if self.horizon == info.duration else dataclasses.replace(info, duration=self.horizon)
 
     def records(self) -> RunRecords:
         """What the run produced, as columns: call after :meth:`run`."""
-        agents, horizon = self.agents, self.scenario.duration
+        agents = self.agents
         events = self.events
         if events is not None and events.sink is not None:
             events.flush()
@@ -454,7 +595,7 @@ class World:
                 "busy_slot_time": np.array([a.busy_slot_time for a in agents]),
                 "overtime": np.array([a.overtime for a in agents]),
             },
-            online=[[(b, min(e, horizon)) for b, e in shifts] for shifts in self.compiled.shifts],
+            online=[agent.online_spans for agent in agents],
             arrivals=np.concatenate([np.asarray(self.compiled.trace_time), np.asarray(self.return_times)]),
         )
 

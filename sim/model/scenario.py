@@ -12,7 +12,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -136,7 +138,7 @@ class Returning(_Model):
 
 
 class Contacts(_Model):
-    patience: Distribution | None = Field(None, description="time a contact waits in the queue; none: forever")
+    patience: Varying | None = Field(None, description="time a contact waits in the queue; none: forever")
     silent_share: Probability = Field(
         0.0, description="share of contacts who stop replying after the agent's first message")
     returning: Returning | None = None
@@ -144,16 +146,42 @@ class Contacts(_Model):
         [], description="contact attributes the platform already holds at opening (read from the trace)")
 
 
+class Case(_Model):
+    """A distribution for the conversations that match: ``when`` the contact's true attributes (trace
+    columns, generated attributes) or ``channel`` take these values, and opened within ``hours`` of the day."""
+
+    when: dict[str, str | list[str]] = {}
+    hours: Annotated[tuple[float, float], BeforeValidator(units.clock_span)] | None = None
+    dist: Distribution
+
+
+class ByCase(_Model):
+    """A quantity whose distribution depends on the contact, the channel and the period of the day: the
+    first case that matches, else ``otherwise``."""
+
+    cases: list[Case] = Field(min_length=1)
+    otherwise: Distribution
+
+
+def _by_case(value: Any) -> str:
+    return "~cases" if isinstance(value, ByCase) or (isinstance(value, dict) and "cases" in value) else "~dist"
+
+
+# the tags start with "~": error messages leave them out of the field's path
+Varying = Annotated[Annotated[Distribution, Tag("~dist")] | Annotated[ByCase, Tag("~cases")], Discriminator(_by_case)]
+"""A distribution, or distributions by case (a mapping with ``cases``)."""
+
+
 class Handling(_Model):
     first_response: Distribution = Constant(value=0.0)
-    handle_time: Distribution
+    handle_time: Varying
     slowdown: float = Field(0.0, ge=0, description="handle time x (1 + slowdown x (concurrent - 1))")
     auto_close: Seconds = Field(1800.0, gt=0, description="close after the contact is silent this long")
 
 
 class Team(_Model):
     first_response: Distribution | None = None
-    handle_time: Distribution | None = None
+    handle_time: Varying | None = None
 
 
 class Shift(_Model):
@@ -180,17 +208,73 @@ class Shift(_Model):
         return self
 
 
+class Headcount(_Model):
+    """Agents of a group online per period, from midnight of each day, repeated daily (ContactCenters'
+    staffing per period). When it drops, ``idle_first``: idle agents leave first and no agent of the
+    group takes new work until as few are online as the period asks (the others leave as they finish);
+    ``named``: agents n+1 … leave at once, as a shift ending would have them."""
+
+    periods: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    step: Seconds = Field(3600.0, gt=0, description="length of each period")
+    on_drop: Literal["idle_first", "named"] = "idle_first"
+
+    def changes(self, start: dt.datetime, horizon: float) -> list[tuple[float, int]]:
+        """When the headcount changes over ``horizon`` seconds from ``start``: (time, agents from then)."""
+        midnight = -units.time_of_day(start)  # the first day's midnight, seconds from t = 0 (<= 0)
+        changes: list[tuple[float, int]] = []
+        k = int(-midnight // self.step)  # the period running at t = 0, counted from that midnight
+        while (begin := midnight + k * self.step) < horizon:
+            count = self.periods[k % len(self.periods)]
+            if not changes or count != changes[-1][1]:
+                changes.append((max(begin, 0.0), count))
+            k += 1
+        return changes
+
+    def spans(self, start: dt.datetime, horizon: float, number: int) -> list[tuple[float, float]]:
+        """The spans when at least ``number`` agents are online."""
+        spans: list[tuple[float, float]] = []
+        changes = self.changes(start, horizon)
+        for (begin, count), (end, _) in zip(changes, [*changes[1:], (horizon, 0)], strict=True):
+            if count >= number:
+                if spans and spans[-1][1] == begin:
+                    spans[-1] = (spans[-1][0], end)
+                else:
+                    spans.append((begin, end))
+        return spans
+
+
 class AgentSpec(_Model):
     """One agent, or ``count`` identical agents named id-1 … id-n."""
 
     id: str = Field(min_length=1)
-    count: int = Field(1, ge=1, le=100_000)
+    count: int = Field(1, ge=1, le=100_000, description="default: the most agents of the headcount table")
     team: str
+    serves: list[str] = Field([], description="further teams whose queues these agents take from, in order")
     skills: dict[str, Annotated[int, Field(ge=1, le=10)]] = {}
     capacity: int = Field(1, ge=1, le=10_000, description="most conversations open at once")
     shifts: list[Shift] = Field([], description="daily online intervals; none: always online")
     days: list[Weekday] = Field(list(WEEKDAYS), description="weekdays the shifts apply")
     speed: float = Field(1.0, gt=0, description="response and handle times are divided by this")
+    headcount: Headcount | None = Field(None, description="agents online per period of the day, instead of shifts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_from_headcount(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "count" not in value and isinstance(value.get("headcount"), dict):
+            periods = value["headcount"].get("periods")
+            if isinstance(periods, list) and periods and all(isinstance(p, int) for p in periods):
+                return {**value, "count": max(max(periods), 1)}
+        return value
+
+    @model_validator(mode="after")
+    def _headcount_fits(self) -> AgentSpec:
+        if self.headcount is not None:
+            if self.shifts:
+                raise ValueError("give either 'shifts' or 'headcount', not both")
+            if max(self.headcount.periods) > self.count:
+                raise ValueError(f"headcount.periods: up to {max(self.headcount.periods)} agents online, but count is "
+                                 f"{self.count}")
+        return self
 
     @field_validator("shifts")
     @classmethod
@@ -204,8 +288,11 @@ class AgentSpec(_Model):
     def ids(self) -> list[str]:
         return [self.id] if self.count == 1 else [f"{self.id}-{i}" for i in range(1, self.count + 1)]
 
-    def online(self, start: dt.datetime, horizon: float) -> list[tuple[float, float]]:
-        """The shifts as absolute (begin, end) seconds from ``start``, merged, over ``horizon`` seconds."""
+    def online(self, start: dt.datetime, horizon: float, number: int = 1) -> list[tuple[float, float]]:
+        """The shifts as absolute (begin, end) seconds from ``start``, merged, over ``horizon`` seconds; with
+        a headcount table, the spans the group's ``number``-th agent (from 1) is among those online."""
+        if self.headcount is not None:
+            return self.headcount.spans(start, horizon, number)
         if not self.shifts:
             return [(0.0, float("inf"))]
         midnight = -units.time_of_day(start)
@@ -305,7 +392,9 @@ class Assign(_Step):
     """Auto-assignment to an agent of a team by a strategy."""
 
     type: Literal["assign"]
-    team: str | None = Field(None, description="default: the team the workflow routed to")
+    team: str | list[str] | None = Field(None, description="default: the team the workflow routed to; a list: "
+                                         "the conversation waits in the first team's queue and any listed "
+                                         "team's agents may take it (rings: the bullseye strategy)")
     strategy: StrategySpec | None = Field(None, description="default: the run's strategy")
     only_online: bool = True
     max_open: int | None = Field(None, ge=1, description="only agents with fewer open conversations")
@@ -313,8 +402,14 @@ class Assign(_Step):
     timeout: Seconds | None = None
     on_timeout: str | None = None
 
+    def teams(self) -> list[str]:
+        """The teams named, in order (none: the routed team)."""
+        return [] if self.team is None else [self.team] if isinstance(self.team, str) else list(self.team)
+
     @model_validator(mode="after")
     def _timeout_branch(self) -> Assign:
+        if (isinstance(self.team, list) and len(set(self.team)) != len(self.team)) or self.team == []:
+            raise ValueError(f"team: a list of distinct teams, got {self.team!r}")
         if (self.timeout is None) != (self.on_timeout is None):
             raise ValueError("give both 'timeout' and 'on_timeout', or neither")
         return self
@@ -350,6 +445,11 @@ class Scenario(_Model):
     service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
     warmup: Seconds = Field(0.0, description="conversations opened before this are left out of the KPIs")
     strategy: StrategySpec = StrategySpec(name="round_robin")
+    selection: StrategySpec = Field(StrategySpec(name="oldest_first"), description="which waiting conversation "
+                                    "an agent with a free slot takes, among the queues it serves")
+    channel_weights: dict[str, Annotated[float, Field(gt=0)] | Literal["all"]] = Field(
+        {}, description="capacity units a conversation of the channel takes (default 1; all: the whole agent)")
+    drain: bool = Field(False, description="no arrivals after 'duration'; run on until every conversation is closed")
     on_shift_end: Literal["finish", "handback"] = "finish"
     record_events: bool = True
     channels: list[str] = Field(min_length=1)
@@ -387,10 +487,13 @@ class Scenario(_Model):
                     need("team", rule.team, teams, f"{where}.rules.{j}.team")
                     need("step id", rule.goto, ids, f"{where}.rules.{j}.goto")
             if isinstance(step, Assign):
-                need("team", step.team, teams, f"{where}.team")
+                for j, team in enumerate(step.teams()):
+                    need("team", team, teams, f"{where}.team" + (f".{j}" if isinstance(step.team, list) else ""))
         agent_ids: list[str] = []
         for i, agent in enumerate(self.agents):
             need("team", agent.team, teams, f"agents.{i}.team")
+            for j, served in enumerate(agent.serves):
+                need("team", served, teams, f"agents.{i}.serves.{j}")
             agent_ids += agent.ids()
         duplicated = {a for a in agent_ids if agent_ids.count(a) > 1}
         if duplicated:
@@ -398,6 +501,8 @@ class Scenario(_Model):
         if self.arrivals.generate is not None:
             for channel in self.arrivals.generate.channels:
                 need("channel", channel, channels, "arrivals.generate.channels")
+        for channel in self.channel_weights:
+            need("channel", channel, channels, "channel_weights")
         for i, outbound in enumerate(self.outbound):
             need("team", outbound.team, teams, f"outbound.{i}.team")
             need("channel", outbound.channel, channels, f"outbound.{i}.channel")
@@ -405,6 +510,10 @@ class Scenario(_Model):
                 raise ValueError(f"outbound.{i}.at: {outbound.at:g} s is not before the scenario's end "
                                  f"({self.duration:g} s)")
         return self
+
+    def agent_teams(self) -> dict[str, list[str]]:
+        """Per agent group id, the teams it serves in order: its own, then ``serves``."""
+        return {spec.id: list(dict.fromkeys([spec.team, *spec.serves])) for spec in self.agents}
 
     def strategies(self) -> list[StrategySpec]:
         """The strategies this scenario names: its own and any an assign step sets."""
@@ -443,7 +552,7 @@ def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | Non
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("~")) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {value!r:.80})"
