@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
@@ -14,7 +13,8 @@ from pathlib import Path
 from sim.analysis import comparison
 from sim.errors import ConvsimError
 from sim.experiments import runner
-from sim.io import results as output
+from sim.files import atomic_write
+from sim.io import results
 from sim.model import scenario as scenario_file
 from sim.model.streams import Streams
 from strategies import registry
@@ -26,11 +26,12 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.strategy or ():  # fail before running anything
         registry.resolve(name)
     started = time.perf_counter()
-    with output.EventStream(args.out, csv=args.csv) as stream:
+    with results.EventStream(args.out, csv=args.csv) as stream:
         result = runner.run(scenario, names, seed=args.seed, progress=True, event_sink=stream,
                             replications=args.replications)
     elapsed = time.perf_counter() - started
-    written = stream.paths + output.write(result, args.out, csv=args.csv, events=False)
+    written = stream.paths + results.write(result, args.out, csv=args.csv, events=False,
+                                           provenance=_provenance(args, scenario))
     print(result.kpis(formatted=True).to_string())
     if args.replications > 1:
         print(f"(means over {args.replications} replications; summary.json holds their 95% intervals)")
@@ -56,15 +57,11 @@ def _compare(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     table = experiment.replicate(scenario, names, args.replications, folder, args.workers, progress=True,
                                  scheduler=args.scheduler)
-    compared = comparison.compare(table, names[0])
-    output.atomic_write(folder / "replications.parquet", lambda p: table.to_parquet(p, index=False))
-    output.atomic_write(folder / "comparison.csv", lambda p: compared.to_csv(p, index=False))
-    text = json.dumps(output.comparison_json(compared, args.replications, names[0]), indent=2)
-    output.atomic_write(folder / "summary.json", lambda p: p.write_text(text + "\n"))
-    for line in comparison.format_comparison(compared, names[0]):
+    written = results.write_comparison(table, folder, names[0], _provenance(args, scenario))
+    for line in comparison.format_comparison(comparison.compare(table, names[0]), names[0]):
         print(line)
     print(f"\n{len(names)} strategies x {args.replications} replications; files in {folder}/: "
-          "replications.parquet, comparison.csv, summary.json, runs/")
+          f"{', '.join(p.name for p in written)}, runs/")
     return 0
 
 
@@ -85,7 +82,7 @@ def _sweep(args: argparse.Namespace) -> int:
     folder = Path(args.out)
     table = experiment.sweep(scenario, spec["parameters"], replications, strategies, folder, args.workers,
                              progress=True, scheduler=args.scheduler)
-    output.atomic_write(folder / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
+    results.write_sweep(table, folder, _provenance(args, scenario))
     keys = [*spec["parameters"], "strategy"]
     means = table[table["kpi"].isin(["service_level", "abandonment_rate", "first_response_time_mean"])]
     print(means.pivot_table(index=keys, columns="kpi", values="value", observed=True).round(4).to_string())
@@ -130,7 +127,7 @@ def _trace_fit(args: argparse.Namespace) -> int:
     start = dt.datetime.fromisoformat(args.start) if args.start else None
     fragment, fits = calibration.fit(log, start)
     text = yaml.safe_dump(fragment, sort_keys=False, default_flow_style=None, width=110)
-    output.atomic_write(Path(args.out), lambda p: p.write_text(text))
+    atomic_write(Path(args.out), lambda p: p.write_text(text))
     for name, candidates in fits.items():
         print(f"{name}: " + "; ".join(f"{f.family} mean {f.mean:.1f} s sd {f.sd:.1f} s (AIC {f.aic:.1f})"
                                       for f in candidates) + f" -> {candidates[0].family}")
@@ -174,8 +171,8 @@ def _staff(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise ConvsimError(f"--interval {args.interval!r}: {exc}") from None
     study = staffing.requirement(scenario, targets, args.strategy, interval, args.replications, args.confidence,
-                                 args.workers, progress=True)
-    written = study.write(args.out)
+                                 args.workers, progress=True, scheduler=args.scheduler)
+    written = results.write_staffing(study, args.out, _provenance(args, scenario))
     for line in staffing.describe(study):
         print(line)
     print(f"\nfiles in {args.out}/: {', '.join(p.name for p in written)}")
@@ -252,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
     staff.add_argument("--replications", type=_count, default=20, help="days simulated per trial (default 20)")
     staff.add_argument("--confidence", type=float, default=0.9,
                        help="one-sided confidence that each interval meets the targets (default 0.9)")
-    _executor(staff)
+    _executor(staff, dask=True)
     staff.add_argument("--out", default="out/staff", help="output folder (default out/staff)")
     staff.set_defaults(handler=_staff)
     reporting = commands.add_parser("report", help="write report.html and figures for an output folder")
@@ -292,8 +289,15 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _provenance(args: argparse.Namespace, scenario: scenario_file.Scenario) -> results.Provenance:
+    """What the results folder records of this command: the command line and the scenario it ran."""
+    return results.Provenance.of(scenario, ["convsim", *args.argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.handler(args)
     except ConvsimError as exc:

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 import sim
+from helpers import BASE, merge
+from sim.cli import main
 from sim.experiments import replications as experiment
+from sim.io import results
 
 DASK = str(Path(sys.executable).parent / "dask")
 
@@ -84,3 +88,21 @@ def test_a_local_dask_cluster_gives_the_same_table():
     local = experiment.replicate(scenario, ["round_robin"], 2, scheduler="local", workers=2)
     pool = experiment.replicate(scenario, ["round_robin"], 2, workers=1)
     pd.testing.assert_frame_equal(local, pool, check_exact=True)
+
+
+def test_a_staffing_study_on_a_local_dask_cluster_finds_what_one_process_finds(tmp_path):
+    scenario = tmp_path / "queue.yaml"
+    scenario.write_text(yaml.safe_dump(merge(BASE, {
+        "duration": "6h", "interval": "1h", "record_events": False,
+        "arrivals": {"generate": {"profile": [0, 60, 120, 240, 120, 0], "channels": {"whatsapp": 1}}},
+        "handling": {"handle_time": {"dist": "exponential", "mean": 300}},
+        "agents": [{"id": "a", "team": "support", "count": 8}]})))
+    study = ["staff", str(scenario), "--target", "service_level>=0.8@60s", "--replications", "3"]
+    dask = ("--scheduler", "local", "--workers", "2", "--out", str(tmp_path / "dask"))
+    assert main([*study, "--workers", "1", "--out", str(tmp_path / "here")]) == 0
+    assert main([*study, *dask]) == 0
+    here, on_dask = results.read(tmp_path / "here"), results.read(tmp_path / "dask")
+    pd.testing.assert_frame_equal(on_dask.study.cells, here.study.cells, check_exact=True)
+    pd.testing.assert_frame_equal(on_dask.study.kpis, here.study.kpis, check_exact=True)
+    assert on_dask.study.settings == here.study.settings
+    assert on_dask.provenance["staff"].command == ("convsim", *study, *dask)

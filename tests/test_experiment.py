@@ -12,6 +12,7 @@ import sim
 from helpers import make_scenario
 from sim.analysis import comparison
 from sim.experiments import replications as experiment
+from sim.experiments.executor import defined_here
 
 STRATEGIES = ["round_robin", "least_busy", "skill_based"]
 
@@ -179,7 +180,7 @@ def test_a_strategy_defined_in_a_notebook_runs_in_this_process():
     Notebook.__module__ = "__main__"  # as a class written in a notebook's cell is
     register("notebook_defined")(Notebook)
     try:
-        assert experiment.defined_here("notebook_defined") and not experiment.defined_here("least_busy")
+        assert defined_here("notebook_defined") and not defined_here("least_busy")
         scenario = make_scenario(duration="1h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
         table = experiment.replicate(scenario, ["notebook_defined", "least_busy"], 2, workers=2)
     finally:

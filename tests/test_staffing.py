@@ -11,6 +11,7 @@ import pytest
 from helpers import make_scenario
 from sim.errors import ConvsimError
 from sim.experiments import staffing
+from sim.io import results
 
 PER_HOUR = [0, 60, 120, 240, 120, 0]  # Poisson arrivals per hour, hour by hour from midnight
 
@@ -140,7 +141,7 @@ def test_convsim_staff_writes_the_study_and_prints_the_curve(tmp_path):
                            "--interval", "2h", "--replications", "4", "--workers", "2", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    study = staffing.Staffing.read(tmp_path)
+    study = results.read_staffing(tmp_path)
     assert set(study.cells["team"]) == {"sales", "support", "billing"} and len(study.cells) == 3 * 12
     assert study.settings["targets"] == ["service_level>=0.8@60s", "abandonment_rate<=0.05"]
     assert set(study.kpis["plan"]) == {"scenario plan", "requirement"}

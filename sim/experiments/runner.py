@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,7 @@ from sim.analysis.result import Result, tables
 from sim.engine.compiled import compile_run
 from sim.engine.records import RunRecords
 from sim.engine.world import World
+from sim.experiments.executor import Executor
 from sim.model import arrivals
 from sim.model import scenario as scenario_file
 from sim.model.scenario import Scenario
@@ -40,14 +43,36 @@ def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None =
     return world.records()
 
 
+@dataclass(frozen=True)
+class Day:
+    """One run of :func:`run`: a strategy on a seed's day (the given trace, or one drawn for the seed)."""
+
+    scenario: Scenario
+    strategy: str | None
+    seed: int
+    trace: pd.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-seed{self.seed}"
+
+
+def _tables(day: Day, progress: bool = False, event_sink: EventSink | None = None) -> Result:
+    return tables(simulate(day.scenario, day.strategy, day.seed, trace=day.trace, progress=progress,
+                           event_sink=event_sink))
+
+
 def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = None,
         seed: int | None = None, trace: pd.DataFrame | None = None, progress: bool = False,
-        event_sink: EventSink | None = None, replications: int = 1) -> Result:
+        event_sink: EventSink | None = None, replications: int = 1, workers: int | None = 1,
+        scheduler: str | None = None) -> Result:
     """Run ``scenario`` (a Scenario or a file) once per strategy on one arrival trace and one seed, or
     on ``replications`` days of seeds ``seed``, ``seed + 1`` … (a trace drawn for each unless given).
 
     Every strategy meets the same contacts with the same draws (common random numbers). With an
-    ``event_sink`` the event log goes there as it is written, and ``Result.events`` stays empty.
+    ``event_sink`` the event log goes there as it is written, and ``Result.events`` stays empty. The
+    runs go to ``workers`` local processes (1: this one, the default, and always with an ``event_sink``)
+    or with ``scheduler`` to a Dask cluster (see :class:`~sim.experiments.executor.Executor`).
     """
     if not isinstance(scenario, Scenario):
         scenario = scenario_file.load(scenario)
@@ -55,12 +80,10 @@ def run(scenario: Scenario | str | Path, strategy: str | Sequence[str] | None = 
         raise ValueError(f"replications must be at least 1, got {replications}")
     names = [strategy] if isinstance(strategy, str) or strategy is None else list(strategy)
     first = scenario.seed if seed is None else seed
-    results = []
-    with tqdm(total=replications * len(names), unit="run", desc="runs", delay=2,
-              disable=not progress or replications * len(names) == 1) as bar:
-        for replication in range(replications):
-            day = trace if trace is not None else arrivals.for_scenario(scenario, first + replication)
-            for name in names:
-                results.append(tables(simulate(scenario, name, first + replication, day, progress, event_sink)))
-                bar.update()
-    return Result.combine(results)
+    days = [Day(scenario, name, first + replication, trace) for replication in range(replications) for name in names]
+    if event_sink is not None:
+        workers, scheduler = 1, None  # the sink lives in this process
+    here = workers == 1 and scheduler is None
+    worker = partial(_tables, progress=progress and here, event_sink=event_sink)
+    with Executor(workers, scheduler, progress and len(days) > 1) as executor:
+        return Result.combine(executor.map(worker, days))

@@ -30,17 +30,14 @@ replications, with the ratio estimator's standard error — is on the target's s
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm import tqdm
 
 from sim import units
 from sim.analysis import comparison, metrics
@@ -48,9 +45,9 @@ from sim.analysis.kpis import KPIS, Conversations, Kpi
 from sim.analysis.result import tables
 from sim.analysis.theory import ErlangA, ErlangC
 from sim.errors import ConvsimError
-from sim.experiments.replications import defined_here, local_executor
+from sim.experiments.executor import Executor
 from sim.experiments.runner import simulate
-from sim.io.results import atomic_write
+from sim.io.results import Staffing
 from sim.model.scenario import WEEKDAYS, Scenario, Shift
 
 DAY = 86400.0
@@ -274,48 +271,6 @@ class Estimate:
         return self.tallies[..., 3 + 2 * i], self.tallies[..., 4 + 2 * i]
 
 
-@dataclass
-class Staffing:
-    """A staffing study: ``cells`` (a row per team × interval: offered load, the simulated requirement,
-    Erlang C and A, the plan and its ``status`` — under, ok, over or no traffic — a ``note`` where the
-    search was capped or is unconfirmed, the KPIs reached), ``kpis`` (the whole day under the plan and under the
-    requirement) and the ``settings`` it ran with."""
-
-    cells: pd.DataFrame
-    kpis: pd.DataFrame
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, folder: str | Path) -> list[Path]:
-        folder = Path(folder)
-        written = []
-        for name, table in (("staffing", self.cells), ("staffing_kpis", self.kpis)):
-            for suffix, save in ((".parquet", lambda t, p: t.to_parquet(p, index=False)),
-                                 (".csv", lambda t, p: t.to_csv(p, index=False))):
-                path = folder / f"{name}{suffix}"
-                atomic_write(path, lambda p, t=table, s=save: s(t, p))
-                written.append(path)
-        path = folder / "staffing.json"
-        text = json.dumps(self.settings, indent=2)
-        atomic_write(path, lambda p: p.write_text(text + "\n"))
-        return [*written, path]
-
-    def agent_hours(self) -> pd.DataFrame:
-        """Per team, agent-hours a day: required by simulation, by Erlang C and A, planned; and how many
-        intervals the plan leaves short, were capped or are unconfirmed."""
-        hours = self.settings["interval"] / 3600
-        cells = self.cells.assign(short=self.cells["status"] == "under", capped=self.cells["note"] == "capped",
-                                  unconfirmed=self.cells["note"] == "unconfirmed")
-        table = cells.groupby("team", sort=False)[["required", "erlang_c", "erlang_a", "planned"]].sum() * hours
-        counts = cells.groupby("team", sort=False)[["short", "capped", "unconfirmed"]].sum()
-        return table.join(counts.add_suffix("_intervals"))
-
-    @classmethod
-    def read(cls, folder: str | Path) -> Staffing:
-        folder = Path(folder)
-        return cls(pd.read_parquet(folder / "staffing.parquet"), pd.read_parquet(folder / "staffing_kpis.parquet"),
-                   json.loads((folder / "staffing.json").read_text()))
-
-
 def plan(scenario: Scenario, headcount: dict[str, np.ndarray], day: Day) -> Scenario:
     """The scenario with ``headcount[team][cell]`` agents of each team online in each interval of the
     day (every day), drawn from the team's agent types in the scenario's proportions."""
@@ -374,9 +329,10 @@ def closed_form(model: str, rate: float, handle: float, capacity: float, targets
 
 def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], strategy: str | None = None,
                 interval: float | None = None, replications: int = 20, confidence: float = 0.9,
-                workers: int | None = 1, progress: bool = False) -> Staffing:
+                workers: int | None = 1, progress: bool = False, scheduler: str | None = None) -> Staffing:
     """The fewest agents per team and interval of the day that meet every target, by simulation (see
-    the module's docstring), beside Erlang C and A and the scenario's plan."""
+    the module's docstring), beside Erlang C and A and the scenario's plan. The simulated days go to
+    ``workers`` local processes, or with ``scheduler`` to a Dask cluster (see :class:`Executor`)."""
     targets = tuple(targets)
     if not targets:
         raise ConvsimError("staffing needs at least one target, e.g. service_level>=0.8@60s")
@@ -392,25 +348,26 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
     if idle:
         raise ConvsimError(f"{scenario.source}: team(s) {', '.join(idle)} have no agents to model added ones on "
                            "(skills, capacity, speed); give each at least one agent group")
+    with Executor(workers, scheduler, progress, "staffing", "day") as executor:
+        return _search(scenario, targets, strategy, width, replications, confidence, executor)
+
+
+def _search(scenario: Scenario, targets: tuple[Target, ...], strategy: str | None, width: float, replications: int,
+            confidence: float, executor: Executor) -> Staffing:
+    """The search of :func:`requirement`, its settings checked, its simulated days run by ``executor``."""
     day = Day(width, units.time_of_day(scenario.start), scenario.duration)
     teams = list(scenario.teams)
-    if defined_here(strategy):
-        workers = 1  # its class cannot be sent to worker processes
-    bar = tqdm(total=0, unit="day", desc="staffing", disable=not progress, leave=False)
+    simulated = 0  # days
 
     def staffed(headcount: np.ndarray) -> Scenario:
         return plan(scenario, dict(zip(teams, headcount, strict=True)), day)
 
     def evaluate(world: Scenario, phase: str, first_seed: int = 0) -> tuple[Estimate, list[dict[str, Any]]]:
+        nonlocal simulated
         jobs = [Evaluation(world, strategy, scenario.seed + first_seed + r, targets, day) for r in range(replications)]
-        bar.set_description(f"staffing: {phase}")
-        bar.total += len(jobs)
-        found = {}
-        for job, outcome in local_executor(jobs, workers, tally):
-            found[job.seed] = outcome
-            bar.update()
-        ordered = [found[job.seed] for job in jobs]
-        return Estimate(np.stack([tallies for tallies, _ in ordered]), targets, confidence), [k for _, k in ordered]
+        simulated += len(jobs)
+        outcomes = executor.map(tally, jobs, phase=phase)
+        return Estimate(np.stack([tallies for tallies, _ in outcomes]), targets, confidence), [k for _, k in outcomes]
 
     current, plan_runs = evaluate(scenario, "plan")
     exposure = day.exposure() * replications
@@ -473,7 +430,6 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
         high, failing = high + fixed, failing & ~fixed
         final, final_runs = (more, more_runs) if not failing.any() else evaluate(
             staffed(high), "verification, final", first_seed=replications)
-    bar.close()
     required = high.astype(float)
     heads = planned(scenario, day)
     plan_heads = np.stack([heads[team] for team in teams])
@@ -484,7 +440,7 @@ def requirement(scenario: Scenario, targets: list[Target] | tuple[Target, ...], 
                      ignore_index=True)
     settings = {"scenario": scenario.name, "source": scenario.source, "strategy": strategy or scenario.strategy.name,
                 "targets": [str(t) for t in targets], "confidence": confidence, "replications": replications,
-                "interval": width, "rounds": rounds, "simulated_days": int(bar.total), "teams": teams}
+                "interval": width, "rounds": rounds, "simulated_days": simulated, "teams": teams}
     return Staffing(table, kpis, settings)
 
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm import tqdm
 
 from sim.analysis import theory
 from sim.engine import events as ev
 from sim.engine.records import RunRecords
+from sim.experiments.executor import Executor
 from sim.experiments.runner import simulate
 from sim.model.scenario import Scenario, parse
 
@@ -136,9 +135,26 @@ def exact(case: Case, load: float) -> dict[str, float]:
     return values | {"littles_law_queue": 0.0, "littles_law_system": 0.0}
 
 
-def _replicate(job: tuple[Case, int, int]) -> list[dict[str, float]]:
-    case, arrivals, seed = job
-    built, windows = scenario(case, arrivals, seed)
+@dataclass(frozen=True)
+class Replication:
+    """One independent run of a case: ``arrivals`` counted, on ``seed``."""
+
+    case: Case
+    arrivals: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.case.name}-s{self.seed}"
+
+    @property
+    def strategy(self) -> None:
+        return None  # the case's scenario names its own
+
+
+def _replicate(job: Replication) -> list[dict[str, float]]:
+    """A replication's estimates, one dict per measured window of its case."""
+    built, windows = scenario(job.case, job.arrivals, job.seed)
     records = simulate(built)
     return [measure(records, window) for window in windows]
 
@@ -148,8 +164,9 @@ def run(size: str = "quick", replications: int | None = None, workers: int = 1,
     """The validation table: a row per case, window and metric, with exact, mean, CI, z, passed."""
     default_replications, arrivals = SIZES[size]
     replications = replications or default_replications
-    jobs = [(case, arrivals, seed) for case in cases for seed in range(1, replications + 1)]
-    results = _map(_replicate, jobs, workers, progress)
+    jobs = [Replication(case, arrivals, seed) for case in cases for seed in range(1, replications + 1)]
+    with Executor(workers, progress=progress, description="validate") as executor:
+        results = executor.map(_replicate, jobs)
     rows = []
     for index, case in enumerate(cases):
         per_replication = results[index * replications:(index + 1) * replications]
@@ -159,17 +176,6 @@ def run(size: str = "quick", replications: int | None = None, workers: int = 1,
             for metric, value in exact(case, load).items():
                 rows.append(_row(label, metric, value, [r[w][metric] for r in per_replication]))
     return pd.DataFrame(rows)
-
-
-def _map(function: Callable, jobs: list, workers: int, progress: bool) -> list:
-    """``function`` over the jobs, in order, in this process or on a pool, with a progress bar."""
-    with tqdm(total=len(jobs), unit="run", desc="validate", disable=not progress) as bar, \
-            ProcessPoolExecutor(max_workers=max(workers, 1)) as pool:
-        results = []
-        for result in (map if workers <= 1 else pool.map)(function, jobs):
-            results.append(result)
-            bar.update()
-        return results
 
 
 def _row(case: str, metric: str, value: float, samples: list[float]) -> dict[str, object]:

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.errors import ConvsimError
-from sim.io.results import atomic_write
+from sim.files import atomic_write
 
 FORMATS = ("csv", "parquet", "xes")
 CASE, ACTIVITY, TIMESTAMP, RESOURCE, GROUP = (

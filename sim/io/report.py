@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,9 @@ from matplotlib.figure import Figure
 
 from sim.analysis import comparison
 from sim.analysis.kpis import KPIS, Kpi, format_kpi, gini
-from sim.errors import ConvsimError
-from sim.experiments.staffing import Staffing
-from sim.io.results import atomic_write
+from sim.files import atomic_write
+from sim.io import results
+from sim.io.results import Staffing
 
 BUILT_IN = {"round_robin": "#1f77b4", "least_busy": "#ff7f0e", "skill_based": "#2ca02c", "random": "#d62728",
             "longest_idle": "#9467bd", "sticky": "#8c564b"}
@@ -283,50 +282,9 @@ def _staffing_sentences(study: Staffing) -> list[str]:
     return text
 
 
-@dataclass
-class Folder:
-    """What an output folder of run / compare / sweep / staff holds."""
-
-    path: Path
-    conversations: pd.DataFrame | None = None
-    intervals: pd.DataFrame | None = None
-    agents: pd.DataFrame | None = None
-    replications: pd.DataFrame | None = None  # tidy: strategy, replication, seed, kpi, value
-    sweep: pd.DataFrame | None = None
-    study: Staffing | None = None
-    service_target: float | None = None
-
-    @classmethod
-    def read(cls, path: str | Path) -> Folder:
-        path = Path(path)
-        if not path.is_dir():
-            raise ConvsimError(f"{path}: no such folder")
-        found = cls(path)
-        for name in ("conversations", "intervals", "agents"):
-            if (path / f"{name}.parquet").exists():
-                setattr(found, name, pd.read_parquet(path / f"{name}.parquet"))
-        if (path / "summary.parquet").exists():
-            summary = pd.read_parquet(path / "summary.parquet")
-            found.replications = comparison.tidy(summary)
-            found.service_target = float(summary["service_target"].iloc[0]) if "service_target" in summary else None
-        elif (path / "replications.parquet").exists():
-            table = pd.read_parquet(path / "replications.parquet")
-            table["strategy"] = pd.Categorical(table["strategy"].astype(str),
-                                               categories=list(dict.fromkeys(table["strategy"].astype(str))))
-            found.replications = table
-        if (path / "sweep.parquet").exists():
-            found.sweep = pd.read_parquet(path / "sweep.parquet")
-        if (path / "staffing.parquet").exists():
-            found.study = Staffing.read(path)
-        if all(getattr(found, n) is None for n in ("conversations", "replications", "sweep", "study")):
-            raise ConvsimError(f"{path}: no results to report (expected the output of convsim run, compare, sweep "
-                               "or staff: summary.parquet, replications.parquet, sweep.parquet or staffing.parquet)")
-        return found
-
-
 def build(folder: str | Path, title: str | None = None) -> Path:
     """Write ``report.html`` (figures embedded, opens offline) and the figures as PNG into ``folder``."""
-    found = Folder.read(folder)
+    found = results.read(folder)
     sections: list[str] = []
     figures: dict[str, Figure] = {}
     table = found.replications

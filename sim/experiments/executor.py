@@ -1,0 +1,176 @@
+"""The one batch executor: the runs of replications, sweeps, staffing, validation and ``sim.run``, in this
+process, on a local process pool or on a Dask cluster, the same way for all of them:
+
+- outcomes come back in the jobs' order, whatever order they finish in;
+- a worker process that dies has its jobs tried again (up to ``ATTEMPTS`` times each);
+- with run files (:class:`~sim.io.results.RunFiles`) each outcome is kept as soon as it comes, and the
+  batch run again runs only what is missing;
+- a strategy defined in ``__main__`` (a notebook's or a script's own code) runs in this process: worker
+  processes started afresh cannot import it;
+- one progress bar counts the jobs of every batch an executor runs.
+
+An executor keeps its pool or cluster from one batch to the next (a staffing search runs dozens) and
+lets it go on :meth:`Executor.close` or at the end of a ``with`` block.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from tqdm import tqdm
+
+from sim.errors import ConvsimError
+from sim.io.results import RunFiles
+from strategies import registry
+
+ATTEMPTS = 3  # a job whose worker dies is tried this many times in all
+R = TypeVar("R")
+
+
+class Task(Protocol):
+    """A job: a picklable description of one run, for a worker function to carry out."""
+
+    @property
+    def name(self) -> str:
+        """The run's name, unique in its batch (its run file's name)."""
+
+    @property
+    def strategy(self) -> str | None:
+        """The strategy it routes by (None: the scenario's own)."""
+
+
+J = TypeVar("J", bound=Task)
+
+
+def defined_here(strategy: str | None) -> bool:
+    """Whether the strategy's class lives in ``__main__`` (a notebook's or a script's own code), which
+    worker processes started afresh cannot import."""
+    return strategy is not None and registry.resolve(strategy).__module__ == "__main__"
+
+
+@dataclass
+class Executor:
+    """Runs batches of jobs on ``workers`` local processes (all cores by default; 1: in this process) or,
+    with ``scheduler`` (a Dask scheduler's address, or "local" for a LocalCluster of ``workers``
+    processes), on a Dask cluster; ``progress`` shows a bar of ``unit``s named ``description``."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+    progress: bool = False
+    description: str = "runs"
+    unit: str = "run"
+    _bar: tqdm | None = field(default=None, init=False, repr=False)
+    _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
+    _client: Any = field(default=None, init=False, repr=False)
+    _cluster: Any = field(default=None, init=False, repr=False)
+
+    def map(self, worker: Callable[[J], R], jobs: Sequence[J], runs: RunFiles | None = None,
+            phase: str | None = None) -> list[R]:
+        """``worker(job)`` for every job, in the jobs' order; those ``runs`` holds are not run again and
+        the others are kept there as they finish. ``phase`` names the batch on the progress bar."""
+        done: dict[int, R] = {}
+        if runs is not None:
+            kept = runs.finished(job.name for job in jobs)
+            done = {i: kept[job.name] for i, job in enumerate(jobs) if job.name in kept}
+        bar = self._progress(len(jobs), len(done), phase)
+        missing = [i for i in range(len(jobs)) if i not in done]
+        for i, outcome in self._outcomes(worker, [jobs[i] for i in missing]):
+            done[missing[i]] = outcome
+            if runs is not None:
+                runs.save(jobs[missing[i]].name, outcome)
+            bar.update()
+        return [done[i] for i in range(len(jobs))]
+
+    def _progress(self, total: int, finished: int, phase: str | None) -> tqdm:
+        if self._bar is None:
+            self._bar = tqdm(total=0, unit=self.unit, desc=self.description, disable=not self.progress,
+                             smoothing=0.1)
+        self._bar.total += total
+        self._bar.update(finished)
+        self._bar.set_description(self.description if phase is None else f"{self.description}: {phase}")
+        return self._bar
+
+    def _outcomes(self, worker: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[int, R]]:
+        """Each job's position and outcome, as they finish."""
+        if not jobs:
+            return
+        here = any(defined_here(name) for name in {job.strategy for job in jobs})
+        if here or (self.scheduler is None and (self.workers or os.cpu_count() or 1) == 1):
+            yield from enumerate(map(worker, jobs))
+        elif self.scheduler is not None:
+            yield from self._on_dask(worker, jobs)
+        else:
+            yield from self._on_pool(worker, jobs)
+
+    def _on_pool(self, worker: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[int, R]]:
+        """On the local process pool, made anew when a worker dies, its unfinished jobs tried again."""
+        attempts = [0] * len(jobs)
+        pending = list(range(len(jobs)))
+        while pending:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=self.workers or os.cpu_count())
+            futures: dict[Future[R], int] = {}
+            delivered: set[Future[R]] = set()
+            try:
+                futures = {self._pool.submit(worker, jobs[i]): i for i in pending}
+                for future in as_completed(futures):
+                    outcome = future.result()
+                    delivered.add(future)
+                    yield futures[future], outcome
+                pending = []
+            except BrokenProcessPool:
+                self._pool.shutdown()
+                self._pool = None
+                retry = [] if futures else list(pending)  # the pool broke before taking them
+                for future, i in futures.items():
+                    if future in delivered:
+                        continue
+                    if future.done() and future.exception() is None:
+                        yield i, future.result()
+                        continue
+                    retry.append(i)
+                for i in retry:
+                    attempts[i] += 1
+                    if attempts[i] >= ATTEMPTS:
+                        raise RuntimeError(f"run {jobs[i].name} failed {ATTEMPTS} times: its worker died") from None
+                pending = retry
+
+    def _on_dask(self, worker: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[int, R]]:
+        """On the Dask cluster, which reschedules the jobs of a worker that dies."""
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise ConvsimError("--scheduler needs Dask: pip install 'convsim[dask]'") from None
+        if self._client is None:
+            if self.scheduler == "local":
+                self._cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            self._client = Client(self._cluster if self._cluster is not None else self.scheduler)
+        futures = {self._client.submit(worker, job, key=f"convsim-{job.name}-{uuid.uuid4().hex}", pure=False,
+                                       retries=ATTEMPTS - 1): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+    def close(self) -> None:
+        """Let the pool, the cluster and the progress bar go."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._bar is not None:
+            self._bar.close()
+        self._pool = self._client = self._cluster = self._bar = None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
