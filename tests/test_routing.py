@@ -149,3 +149,26 @@ def test_drain_stops_arrivals_at_the_end_and_runs_until_every_conversation_is_cl
 def test_an_unknown_selection_policy_is_a_scenario_error_naming_it():
     with pytest.raises(ScenarioError, match="selection: unknown selection 'fastest'; known selections: longest_waiting"):
         sim.simulate(make_scenario(selection="fastest"), trace=make_trace((0, "x")))
+
+
+def test_contact_types_arrive_by_their_own_profiles_and_share_the_days_busyness():
+    from sim.model import arrivals
+
+    scenario = make_scenario(duration="60d", arrivals={"generate": {
+        "channels": {"whatsapp": 1}, "profile_step": "12h", "overdispersion": 0.3,
+        "types": {"morning": {"profile": [10, 0]}, "evening": {"profile": [0, 20], "channels": {"webchat": 1}}}}})
+    trace = arrivals.for_scenario(scenario, seed=3)
+    hour = (trace["time"] % 86400) // 3600
+    assert set(trace.loc[trace["type"] == "morning", "channel"]) == {"whatsapp"}
+    assert set(trace.loc[trace["type"] == "evening", "channel"]) == {"webchat"}
+    assert (hour[trace["type"] == "morning"] < 12).all() and (hour[trace["type"] == "evening"] >= 12).all()
+    daily = trace.groupby([trace["time"] // 86400, "type"], observed=True).size().unstack()
+    # mean per day 120 and 240; a shared Gamma day multiplier (cv 0.3) makes the daily totals move together:
+    # correlation 120·240·0.09 / sqrt((120²·0.09 + 120)(240²·0.09 + 240)) = 0.935, its standard error over
+    # 60 days about (1 − 0.935²) / sqrt(60) = 0.016; independent multipliers would give about 0
+    assert abs(daily["morning"].mean() / 120 - 1) < 4 * 0.3 / np.sqrt(60)
+    assert abs(daily["evening"].mean() / 240 - 1) < 4 * 0.3 / np.sqrt(60)
+    assert np.corrcoef(daily["morning"], daily["evening"])[0, 1] > 0.7
+    with pytest.raises(ScenarioError, match="give exactly one of 'profile' or 'types'"):
+        make_scenario(arrivals={"generate": {"channels": {"whatsapp": 1}, "profile": [1],
+                                             "types": {"x": {"profile": [1]}}}})

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from sim import units
 from sim.errors import ScenarioError, TraceError
-from sim.model.scenario import WEEKDAYS, Generate, Scenario, TraceFile
+from sim.files import atomic_write
+from sim.model.scenario import WEEKDAYS, ContactType, Generate, Scenario, TraceFile
 from sim.model.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
@@ -43,16 +44,20 @@ def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
         raise ScenarioError(f"{scenario.source}: {exc}") from None
 
 
-def rates(spec: Generate, duration: float, start: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
-    """The profile laid over the scenario: interval edges (seconds from the start) and the rate (per
-    second) in each, weekday multipliers applied (before any day-level overdispersion)."""
+def rates(spec: Generate, duration: float, start: dt.datetime, kind: ContactType | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The profile (of contact type ``kind``, if given) laid over the scenario: interval edges (seconds
+    from the start) and the rate (per second) in each, weekday multipliers applied (before any day-level
+    overdispersion)."""
     midnight = -units.time_of_day(start)
-    step = spec.profile_step
+    profile = spec.profile if kind is None else kind.profile
+    step = spec.profile_step if kind is None or kind.profile_step is None else kind.profile_step
+    assert profile is not None
     first = int(np.floor(-midnight / step))
     count = int(np.ceil((duration - midnight) / step)) - first
     edges = np.clip(midnight + (first + np.arange(count + 1)) * step, 0.0, duration)
-    index = (first + np.arange(count)) % len(spec.profile)
-    rate = np.asarray(spec.profile, dtype=float)[index] * spec.volume / 3600.0
+    index = (first + np.arange(count)) % len(profile)
+    rate = np.asarray(profile, dtype=float)[index] * spec.volume / 3600.0
     if spec.weekdays:
         day = np.floor((edges[:-1] - midnight) / 86400).astype(int)
         multiplier = np.array([spec.weekdays.get(WEEKDAYS[d], 1.0) for d in range(7)])
@@ -66,27 +71,40 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
 
     Each interval's count is Poisson (given the day's Gamma multiplier, when overdispersed), its
     arrivals uniform within it; each contact's channel and attributes are drawn from the shares."""
-    steps = (duration + 86400) / spec.profile_step
-    if steps > MAX_INTERVALS:
-        raise ScenarioError(f"arrivals.generate.profile_step: {spec.profile_step:g} s lays {steps:,.0f} intervals "
-                            f"over the scenario, more than {MAX_INTERVALS:,}")
-    edges, rate = rates(spec, duration, start)
-    expected = float((rate * np.diff(edges)).sum()) * (1 + 10 * spec.overdispersion)
+    kinds: list[ContactType | None] = list(spec.types.values()) or [None]
+    layouts = []
+    for kind in kinds:
+        step = spec.profile_step if kind is None or kind.profile_step is None else kind.profile_step
+        steps = (duration + 86400) / step
+        if steps > MAX_INTERVALS:
+            raise ScenarioError(f"arrivals.generate.profile_step: {step:g} s lays {steps:,.0f} intervals "
+                                f"over the scenario, more than {MAX_INTERVALS:,}")
+        layouts.append(rates(spec, duration, start, kind))
+    expected = sum(float((rate * np.diff(edges)).sum()) for edges, rate in layouts) * (1 + 10 * spec.overdispersion)
     if expected > MAX_ARRIVALS:
         raise ScenarioError(f"arrivals.generate.profile: about {expected:,.0f} contacts over the scenario, "
                             f"more than {MAX_ARRIVALS:,} (rates are contacts per hour)")
-    if spec.overdispersion > 0:
-        midnight = -units.time_of_day(start)
-        day = np.floor((edges[:-1] - midnight) / 86400).astype(int)
+    midnight = -units.time_of_day(start)
+    busyness = None
+    if spec.overdispersion > 0:  # the day's busyness, one multiplier a day shared by every type
         shape = spec.overdispersion**-2
-        multiplier = rng.gamma(shape, 1 / shape, day.max() + 1 if len(day) else 0)
-        rate = rate * multiplier[day]
-    counts = rng.poisson(rate * np.diff(edges))
-    times = np.sort(rng.uniform(np.repeat(edges[:-1], counts), np.repeat(edges[1:], counts)))
+        days = max(int(np.floor((edges[-2] - midnight) / 86400)) + 1 for edges, _ in layouts if len(edges) > 1)
+        busyness = rng.gamma(shape, 1 / shape, days)
+    parts = []
+    for kind, (edges, rate) in zip(kinds, layouts, strict=True):
+        if busyness is not None:
+            rate = rate * busyness[np.floor((edges[:-1] - midnight) / 86400).astype(int)]
+        counts = rng.poisson(rate * np.diff(edges))
+        times = np.sort(rng.uniform(np.repeat(edges[:-1], counts), np.repeat(edges[1:], counts)))
+        n = len(times)
+        columns = {"channel": _categorical(spec.channels if kind is None or kind.channels is None else kind.channels,
+                                           rng, n)}
+        attributes = spec.attributes if kind is None else {**spec.attributes, **kind.attributes}
+        columns |= {field: _categorical(shares, rng, n) for field, shares in attributes.items()}
+        parts.append((times, columns))
+    times, columns = parts[0] if len(parts) == 1 else _merged(parts, list(spec.types))
     n = len(times)
     contact = np.arange(n)
-    columns = {"channel": _categorical(spec.channels, rng, n)}
-    columns |= {field: _categorical(shares, rng, n) for field, shares in spec.attributes.items()}
     if spec.returns is not None and n:
         back = np.flatnonzero(rng.random(n) < spec.returns.share)
         later = times[back] + spec.returns.delay.sample(rng, len(back))
@@ -112,11 +130,25 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
     return frame
 
 
+def _merged(parts: list[tuple[np.ndarray, dict[str, pd.Categorical]]], types: list[str]
+            ) -> tuple[np.ndarray, dict[str, pd.Categorical]]:
+    """The new contacts of every type in one time order, each with its ``type``."""
+    times = np.concatenate([t for t, _ in parts])
+    order = np.argsort(times, kind="stable")
+    names = list(dict.fromkeys(name for _, columns in parts for name in columns))
+    columns = {}
+    for name in names:
+        values = pd.Series(pd.concat([pd.Series(columns.get(name, pd.Categorical([None] * len(t))), dtype=object)
+                                      for t, columns in parts], ignore_index=True))
+        columns[name] = pd.Categorical(values.to_numpy()[order])
+    kind = np.repeat(np.arange(len(parts)), [len(t) for t, _ in parts])[order]
+    columns["type"] = pd.Categorical.from_codes(kind, categories=types)
+    return times[order], columns
+
+
 def write(trace: pd.DataFrame, path: str | Path, start: dt.datetime) -> Path:
     """Write a trace in the loader's layout (ISO ``timestamp``, ``contact_id``, ``channel``, attributes),
     as CSV or Parquet by the file's suffix."""
-    from sim.io.results import atomic_write
-
     path = Path(path)
     frame = trace.drop(columns=["time"])
     stamps = pd.Timestamp(start) + pd.to_timedelta(trace["time"], unit="s")

@@ -90,14 +90,28 @@ class Returns(_Model):
     delay: Distribution
 
 
+class ContactType(_Model):
+    """One type of contact with its own profile (ContactCenters' contact types): new contacts per hour
+    for consecutive intervals of ``profile_step`` from midnight, repeated; its own channel and
+    attribute shares (default: the generator's)."""
+
+    profile: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    profile_step: Seconds | None = Field(None, gt=0, description="default: the generator's profile_step")
+    channels: Shares | None = None
+    attributes: dict[str, Shares] = {}
+
+
 class Generate(_Model):
     """Synthetic days: non-homogeneous Poisson arrivals of new contacts, piecewise constant per interval.
 
     ``profile`` gives new contacts per hour for consecutive intervals of ``profile_step``, from midnight
-    of the scenario's first day, repeated; ``weekdays`` scales each weekday; ``overdispersion`` is the
-    coefficient of variation of a Gamma day-level multiplier of mean 1 (0: Poisson day totals)."""
+    of the scenario's first day, repeated; or ``types`` give a profile each, every contact then carrying
+    its type as the attribute ``type``. ``weekdays`` scales each weekday; ``overdispersion`` is the
+    coefficient of variation of a Gamma day-level multiplier of mean 1 (0: Poisson day totals), the
+    day's busyness shared by every type."""
 
-    profile: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    profile: list[Annotated[float, Field(ge=0)]] | None = Field(None, min_length=1)
+    types: dict[str, ContactType] = Field({}, description="contact types, each with its own profile")
     profile_step: Seconds = Field(3600.0, gt=0, description="length of each profile value's interval")
     volume: float = Field(1.0, ge=0, description="multiplier on every rate of the profile")
     weekdays: dict[Weekday, Annotated[float, Field(ge=0)]] = Field({}, description="rate multiplier per weekday")
@@ -106,6 +120,14 @@ class Generate(_Model):
     attributes: dict[str, Shares] = {}
     follow_ups: FollowUps | None = None
     returns: Returns | None = None
+
+    @model_validator(mode="after")
+    def _profile_or_types(self) -> Generate:
+        if (self.profile is None) == (not self.types):
+            raise ValueError("give exactly one of 'profile' or 'types'")
+        if self.types and "type" in self.attributes:
+            raise ValueError("attributes: 'type' is set by 'types'")
+        return self
 
 
 class TraceFile(_Model):
@@ -501,6 +523,9 @@ class Scenario(_Model):
         if self.arrivals.generate is not None:
             for channel in self.arrivals.generate.channels:
                 need("channel", channel, channels, "arrivals.generate.channels")
+            for name, kind in self.arrivals.generate.types.items():
+                for channel in kind.channels or {}:
+                    need("channel", channel, channels, f"arrivals.generate.types.{name}.channels")
         for channel in self.channel_weights:
             need("channel", channel, channels, "channel_weights")
         for i, outbound in enumerate(self.outbound):
