@@ -33,13 +33,13 @@ def test_capacity():
 
 def test_no_assignment_to_an_offline_agent_when_only_online():
     w = world(make_trace((7300, "x")), agents=[{"id": "a", "team": "support", "shifts": ["01:00-02:00"]}])
-    original = w._go_offline
+    original = w.go_offline
 
     def go_offline_but_stay_available(agent, until=None):
         original(agent, until)
         agent.team.available[agent] = None  # the bug
 
-    w._go_offline = go_offline_but_stay_available
+    w.go_offline = go_offline_but_stay_available
     with pytest.raises(InvariantError, match=r"only online agents: conversation 0 \(contact x\) at t=7300: agent a is offline"):
         w.run()
 
@@ -69,26 +69,26 @@ def test_one_open_conversation_per_contact():
 
 def test_exactly_one_outcome():
     w = world(make_trace((0, "x")))
-    original = w._resolve
+    original = w.handling.resolve
 
     def resolve_twice(conversation):
         original(conversation)
         original(conversation)
 
-    w._resolve = resolve_twice
+    w.handling.resolve = resolve_twice
     with pytest.raises(InvariantError, match=r"exactly one outcome: conversation 0 \(contact x\) at t=100: closed again"):
         w.run()
 
 
 def test_timestamps_in_order():
     w = world(make_trace((50, "x")))
-    original = w._first_response
+    original = w.handling.first_response
 
     def answer_before_opening(conversation):
         original(conversation)
         conversation.first_response_at = 10.0  # the bug
 
-    w._first_response = answer_before_opening
+    w.handling.first_response = answer_before_opening
     with pytest.raises(InvariantError, match=r"timestamps in order: conversation 0 \(contact x\) at t=150: out of order"):
         w.run()
 

@@ -21,21 +21,19 @@ import simpy
 from sim.engine import events as ev
 from sim.engine.compiled import CompiledRun
 from sim.engine.entities import (
-    ANSWERING,
     CLOSED,
     EPS,
     INF,
-    SILENT,
     WAITING,
     WORKFLOW,
-    WORKING,
     Agent,
     Assignment,
     Conversation,
-    Group,
     Team,
     taken,
 )
+from sim.engine.handling import Lumped
+from sim.engine.headcount import Headcounts
 from sim.engine.invariants import InvariantError, Invariants
 from sim.engine.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
 
@@ -77,17 +75,16 @@ class World:
         self.open_conversation: list[Conversation | None] = [None] * len(run.contact_ids)
         self.last_agent: list[Agent | None] = [None] * len(run.contact_ids)
         self.known_fields = run.known_fields
-        handling, contacts = scenario.handling, scenario.contacts
-        self.slowdown = handling.slowdown
-        self.auto_close = handling.auto_close
+        contacts = scenario.contacts
         self.patience = run.patience
-        self.silent, self.silent_share = run.silent, contacts.silent_share
         self.returning = contacts.returning.probability if contacts.returning else 0.0
         self.return_draw, self.return_delay = run.return_draw, run.return_delay
         self.outbound_opened = 0
         self.return_times: list[float] = []
         self.conversations = 0
         self.horizon = scenario.duration  # the run's end (later when draining)
+        self.handling = Lumped(self)
+        self.headcounts = Headcounts(self)
         self.invariants = Invariants.watch(self) if check else None
 
     # ------------------------------------------------------------------------------------- running
@@ -99,7 +96,7 @@ class World:
             if intervals:
                 env.process(self._shift_process(agent, intervals))
         for group, changes in self.compiled.groups:
-            env.process(self._headcount_process(group, changes))
+            env.process(self.headcounts.process(group, changes))
         self._deliver_trace()
         trace_length = len(self.compiled.trace_time)
         for number, outbound in enumerate(self.scenario.outbound):
@@ -172,8 +169,7 @@ class World:
             return
         conversation.messages += 1
         self.log(ev.MESSAGE_JOINED, conversation)
-        if conversation.phase == SILENT:  # a reply cancels the auto-close
-            self._work(conversation)
+        self.handling.reply(conversation)
 
     def _open_outbound(self, outbound: Any, root: int) -> None:
         contact = self.compiled.contact_index[outbound.contact_id]
@@ -202,7 +198,7 @@ class World:
         self.log(ev.CONVERSATION_OPENED, conversation)
         return conversation
 
-    def _after(self, delay: float, action: Callable[[Conversation], None], conversation: Conversation) -> None:
+    def after(self, delay: float, action: Callable[[Conversation], None], conversation: Conversation) -> None:
         """Call ``action(conversation)`` after ``delay``, unless its state has changed by then."""
         token = conversation.token
 
@@ -239,13 +235,13 @@ class World:
         if assignment.patience and self.patience is not None:
             patience = self.patience.of(conversation)
             if patience < float("inf"):
-                self._after(patience, self._abandon, conversation)
+                self.after(patience, self._abandon, conversation)
         if assignment.timeout is not None:
-            self._after(assignment.timeout, self._assign_timeout, conversation)
+            self.after(assignment.timeout, self._assign_timeout, conversation)
         wake_after = assignment.strategy.wake_after
         if wake_after is not None:
             for wait in wake_after if isinstance(wake_after, tuple) else (wake_after,):
-                self._after(wait, self._wake, conversation)
+                self.after(wait, self._wake, conversation)
 
     def _queue(self, conversation: Conversation, queue: dict[Conversation, None]) -> None:
         conversation.phase = WAITING
@@ -329,7 +325,7 @@ class World:
             self._leave_queue(conversation)
             self._assign(conversation, agent)
 
-    def _offer(self, agent: Agent) -> None:
+    def offer(self, agent: Agent) -> None:
         """The agent has a free slot or came online: the queues it serves are dispatched."""
         queues = agent.queues
         if len(queues) == 1 and queues[0].simple:
@@ -349,7 +345,7 @@ class World:
         agent.open += 1
         agent.load += taken(agent, conversation.weight)
         agent.idle_since = now
-        if self._full(agent):
+        if self.full(agent):
             for team in agent.teams:
                 del team.free[agent]
                 team.available.pop(agent, None)
@@ -361,13 +357,13 @@ class World:
         if required:
             conversation.skill_match = int(all(skill in agent.skills for skill in required))
         self.log(ev.ASSIGNED, conversation)
-        self._answer(conversation)
+        self.handling.answer(conversation)
 
     def _release(self, conversation: Conversation) -> Agent:
         agent = conversation.agent
         now = self.env.now
         agent.account(now)
-        if self._full(agent):
+        if self.full(agent):
             takes = agent.online and not agent.draining
             for team in agent.teams:
                 team.free[agent] = None
@@ -379,64 +375,15 @@ class World:
         del agent.conversations[conversation]
         return agent
 
-    def _full(self, agent: Agent) -> bool:
+    def full(self, agent: Agent) -> bool:
         """Whether the agent has no room for another conversation (in units: not even the lightest)."""
         if self.weights is None:
             return agent.open >= agent.capacity
         return agent.capacity - agent.load < self.min_weight - EPS
 
-    # -------------------------------------------------------------------------------- the agent side
-
-    def _answer(self, conversation: Conversation) -> None:
-        """The assigned agent's first message comes after a delay (once the agent is online)."""
-        conversation.token += 1
-        if conversation.first_response_at == conversation.first_response_at:
-            self._work(conversation)  # answered before a handback: the new agent carries on
-            return
-        conversation.phase = ANSWERING
-        agent = conversation.agent
-        if not agent.online:
-            token = conversation.token
-            agent.comes_online.callbacks.append(
-                lambda _e: self._answer(conversation) if conversation.token == token else None)
-            return
-        delay = conversation.team.first_response.of(conversation) / agent.speed
-        if delay > 0:
-            self._after(delay, self._first_response, conversation)
-        else:
-            self._first_response(conversation)
-
-    def _first_response(self, conversation: Conversation) -> None:
-        conversation.first_response_at = self.env.now
-        self.log(ev.FIRST_RESPONSE, conversation)
-        if self.silent is not None and self.silent.of(conversation) < self.silent_share:
-            conversation.phase = SILENT
-            conversation.token += 1
-            self.log(ev.CONTACT_SILENT, conversation)
-            self._after(self.auto_close, self._auto_close, conversation)
-        else:
-            self._work(conversation)
-
-    def _work(self, conversation: Conversation) -> None:
-        """The agent handles the conversation: its handle time, stretched by the agent's load."""
-        agent = conversation.agent
-        conversation.phase = WORKING
-        conversation.token += 1
-        conversation.work_started = self.env.now
-        conversation.stretch = stretch = (1.0 + self.slowdown * (agent.open - 1)) / agent.speed
-        work = conversation.team.handle_time.of(conversation) - conversation.work_done
-        self._after(work * stretch, self._resolve, conversation)
-
-    def _resolve(self, conversation: Conversation) -> None:
-        self.close(conversation, ev.RESOLVED)
-
-    def _auto_close(self, conversation: Conversation) -> None:
-        self.close(conversation, ev.AUTO_CLOSED)
-
     def _hand_back(self, conversation: Conversation) -> None:
         """The agent's shift ended: the conversation goes back to the front of the team's queue."""
-        if conversation.phase == WORKING:
-            conversation.work_done += (self.env.now - conversation.work_started) / conversation.stretch
+        self.handling.interrupt(conversation)
         conversation.handbacks += 1
         self._release(conversation)
         self.log(ev.HANDED_BACK, conversation)
@@ -462,9 +409,9 @@ class World:
         conversation.agent = None
         if agent is not None:
             if agent.group is not None and agent.draining and not agent.open:
-                self._leave(agent)
+                self.headcounts.leave(agent)
             elif agent.online and not agent.draining:
-                self._offer(agent)
+                self.offer(agent)
         if self.returning and now < self.scenario.duration and self.return_draw.of(conversation) < self.returning:
             contact, channel = conversation.contact, conversation.channel_code
             root, generation = conversation.root, conversation.generation + 1
@@ -478,28 +425,28 @@ class World:
         for begin, end in intervals:
             if begin > env.now:
                 yield env.timeout(begin - env.now)
-            self._go_online(agent, begin)
+            self.go_online(agent, begin)
             if end == float("inf"):
                 return
             yield env.timeout(end - env.now)
-            self._go_offline(agent, end)
+            self.go_offline(agent, end)
 
-    def _go_online(self, agent: Agent, since: float | None = None) -> None:
+    def go_online(self, agent: Agent, since: float | None = None) -> None:
         """The agent comes online (``since``: its shift's start as planned, for the records)."""
         now = self.env.now
         agent.account(now)
         agent.online = True
         agent.online_since = now if since is None else since
         agent.idle_since = now
-        if not self._full(agent):
+        if not self.full(agent):
             for team in agent.teams:
                 team.available[agent] = None
         if agent.comes_online is not None:
             agent.comes_online.succeed()
             agent.comes_online = None
-        self._offer(agent)
+        self.offer(agent)
 
-    def _go_offline(self, agent: Agent, until: float | None = None) -> None:
+    def go_offline(self, agent: Agent, until: float | None = None) -> None:
         """The agent goes offline (``until``: its shift's end as planned, for the records)."""
         now = self.env.now
         agent.account(now)
@@ -512,59 +459,6 @@ class World:
         if self.scenario.on_shift_end == "handback":
             for conversation in list(agent.conversations):
                 self._hand_back(conversation)
-
-    # ------------------------------------------------------------------------------------ headcount
-
-    def _headcount_process(self, group: Group, changes: list[tuple[float, int]]) -> Process:
-        env = self.env
-        for begin, target in changes:
-            if begin > env.now:
-                yield env.timeout(begin - env.now)
-            self._staff(group, target)
-
-    def _staff(self, group: Group, target: int) -> None:
-        """A new headcount for the group: agents come online (lowest first), or idle ones leave (highest
-        first) and, if busy ones are still too many, the group takes no new work until enough finish."""
-        group.target = target
-        online = [agent for agent in group.agents if agent.online]
-        excess = len(online) - target
-        for agent in reversed(online):
-            if excess <= 0:
-                break
-            if not agent.open:
-                self._go_offline(agent)
-                excess -= 1
-        if excess > 0:
-            for agent in online:
-                if agent.online and not agent.draining:
-                    agent.draining = True
-                    for team in agent.teams:
-                        team.available.pop(agent, None)
-            return
-        self._undrain(group)
-        for agent in group.agents:
-            if excess >= 0:
-                break
-            if not agent.online:
-                self._go_online(agent)
-                excess += 1
-
-    def _leave(self, agent: Agent) -> None:
-        """A draining agent has finished its last conversation: it leaves, and once the group is down to
-        its headcount the others take work again."""
-        group = agent.group
-        self._go_offline(agent)
-        if group.online() <= group.target:
-            self._undrain(group)
-
-    def _undrain(self, group: Group) -> None:
-        for agent in group.agents:
-            if agent.draining:
-                agent.draining = False
-                if not self._full(agent):
-                    for team in agent.teams:
-                        team.available[agent] = None
-                self._offer(agent)
 
     # ------------------------------------------------------------------------------------- records
 
