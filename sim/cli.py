@@ -41,9 +41,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _strategies(args: argparse.Namespace) -> int:
-    for name, cls in sorted(registry.available().items()):
-        doc = (getattr(cls, "__doc__", "") or "").strip().splitlines()
-        print(f"{name:<14} {doc[0] if doc else ''}")
+    for kind, title in (("strategy", "agent selection (strategy:)"),
+                        ("selection", "conversation selection (selection:)")):
+        print(title)
+        for name, cls in sorted(registry.available(kind).items()):
+            doc = (getattr(cls, "__doc__", "") or "").strip().splitlines()
+            print(f"  {name:<22} {doc[0] if doc else ''}")
     return 0
 
 

@@ -9,7 +9,9 @@ from strategies.base import AgentView, ConversationView, Strategy, least_busy
 
 
 class Bullseye(Strategy):
-    """The conversation's teams are rings, innermost first (an assign step's ``team: [a, b, c]``); ring
+    """Rings of widening agent pools, each opening after a wait (Genesys' bullseye routing).
+
+    The conversation's teams are the rings, innermost first (an assign step's ``team: [a, b, c]``); ring
     k+1 opens when the wait reaches ``after[k]`` (one value: every outer ring at once), or at once when
     ``when_busy`` and no agent of the open rings is free. The innermost open ring with a candidate
     serves, least busy first."""

@@ -8,8 +8,9 @@ from strategies.base import AgentView, ConversationView, Strategy, least_busy
 
 
 class LeastOpenBelowCap(Strategy):
-    """The agent with the fewest open conversations among those with fewer than ``cap`` open (ties to
-    the longest idle); nobody below the cap leaves the conversation waiting."""
+    """Fewest open conversations among the agents below a cap of open ones (respond.io's Assign To).
+
+    Ties go to the longest idle; nobody below ``cap`` leaves the conversation waiting."""
 
     name = "least_open_below_cap"
 

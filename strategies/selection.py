@@ -35,10 +35,12 @@ class LongestWaiting(Selection):
 
 
 class Priority(Selection):
-    """Non-preemptive priority with aging: a conversation's priority is the level of its contact field
-    ``field`` (``levels``: value → level; others 0) plus ``aging`` levels per ``per`` waited; the highest
-    goes first, ties to the longest waiting. With aging, a low level waits at most (gap / aging) × per
-    longer than a high one would; ``aging: 0`` is strict priority classes."""
+    """Highest priority first by a contact field, aging with the wait so that nobody waits forever.
+
+    A conversation's priority is the level of its contact field ``field`` (``levels``: value → level;
+    others 0) plus ``aging`` levels per ``per`` waited; the highest goes first, ties to the longest
+    waiting. A lower level overtakes a higher one that arrived more than (gap / aging) × per after it;
+    ``aging: 0`` is strict non-preemptive priority classes."""
 
     name = "priority"
 

@@ -80,4 +80,5 @@ def test_errors_are_one_readable_line_and_exit_code_2(tmp_path):
 def test_strategies_lists_the_registry():
     done = convsim("strategies")
     names = [line.split()[0] for line in done.stdout.splitlines()]
-    assert {"round_robin", "least_busy", "skill_based"} <= set(names)
+    assert {"round_robin", "least_busy", "skill_based", "bullseye", "least_open_below_cap"} <= set(names)
+    assert {"oldest_first", "longest_waiting", "priority"} <= set(names)

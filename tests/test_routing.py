@@ -172,3 +172,14 @@ def test_contact_types_arrive_by_their_own_profiles_and_share_the_days_busyness(
     with pytest.raises(ScenarioError, match="give exactly one of 'profile' or 'types'"):
         make_scenario(arrivals={"generate": {"channels": {"whatsapp": 1}, "profile": [1],
                                              "types": {"x": {"profile": [1]}}}})
+
+
+def test_the_multiskill_scenario_overflows_only_type_t1_and_drains_the_day():
+    result = sim.run("scenarios/multiskill.yaml")
+    frame = result.conversations
+    group = frame["agent_id"].astype(str).str.split("-").str[0].where(frame["agent_id"].notna())
+    served = frame.assign(group=group).dropna(subset=["group"]).groupby(["type", "group"], observed=True).size()
+    assert set(served.loc["t0"].index) == {"g0"} and set(served.loc["t2"].index) == {"g1"}
+    assert set(served.loc["t1"].index) == {"g0", "g1"} and served.loc[("t1", "g0")] > served.loc[("t1", "g1")]
+    assert (frame["outcome"] != "open_at_end").all()  # drained: every conversation closed
+    assert result.summary.loc[0, "duration"] > 12 * 3600
