@@ -71,6 +71,12 @@ class Result:
         return pd.concat([comparison.compare(comparison.tidy(own), baseline, level).assign(**{by: segment})
                           for segment, own in runs.groupby(by, sort=False)], ignore_index=True)
 
+    def labelled(self, name: str) -> Result:
+        """The same tables with every run's ``strategy`` column set to ``name``: to compare variants of a
+        scenario (another selection policy, one more agent) side by side as if they were strategies."""
+        return Result(*(table.assign(strategy=pd.Categorical([name] * len(table))) if "strategy" in table else table
+                        for table in (self.conversations, self.events, self.agents, self.intervals, self.summary)))
+
     @classmethod
     def combine(cls, results: Sequence[Result]) -> Result:
         def concat(name: str) -> pd.DataFrame:
