@@ -196,9 +196,25 @@ def staffing_study(replications: int, workers: int, seed: int) -> dict[str, Any]
             "rounds": study.settings["rounds"]}
 
 
+def multiskill(days: int, seed: int) -> dict[str, Any]:
+    """The multi-skill scenario (types × groups, overflow, longest-waiting selection, headcount tables),
+    ``days`` of it in one run, invariants off."""
+    import sim
+    from sim.experiments.replications import with_values
+    from sim.model import arrivals
+
+    scenario = sim.load(Path(__file__).resolve().parent.parent / "scenarios" / "multiskill.yaml")
+    scenario = with_values(scenario, {"duration": days * 86400.0, "drain": False, "record_events": False})
+    trace = arrivals.for_scenario(scenario, seed)
+    simulate = sim.simulate
+    started = time.perf_counter()
+    records = simulate(scenario, seed=seed, trace=trace, check=False)
+    return {"seconds": time.perf_counter() - started, "items": len(records.conversations["id"])}
+
+
 CASES: dict[str, Callable[..., dict[str, Any]]] = {
     "mmc_ours": mmc_ours, "mmc_simpy": mmc_simpy, "mmc_ciw": mmc_ciw, "lifecycle": lifecycle, "sweep": sweep,
-    "trace_load": trace_load, "staffing_study": staffing_study,
+    "trace_load": trace_load, "staffing_study": staffing_study, "multiskill": multiskill,
 }
 
 

@@ -19,8 +19,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SIZES = {
     "full": {"mmc": 200_000, "lifecycle": 1_000_000, "trace": 1_000_000, "sweep": 200, "staffing": 30,
-             "repeats": 3},
-    "quick": {"mmc": 2_000, "lifecycle": 5_000, "trace": 5_000, "sweep": 4, "staffing": 2, "repeats": 1},
+             "multiskill": 30, "repeats": 3},
+    "quick": {"mmc": 2_000, "lifecycle": 5_000, "trace": 5_000, "sweep": 4, "staffing": 2, "multiskill": 1,
+              "repeats": 1},
 }
 SERVERS = (10, 50, 200)
 PATIENCE = 600.0  # seconds, twice the mean service time
@@ -69,6 +70,10 @@ def main() -> None:
             print(row("  ours / bare SimPy", f"{us['ours'] / us['simpy']:.2f}x", "<= 1.5x",
                       us["ours"] <= 1.5 * us["simpy"]))
             print(row("  ours / Ciw", f"{us['ours'] / us['ciw']:.2f}x", "< 1x", us["ours"] < us["ciw"]))
+
+    m = measure("multiskill", repeats, days=size["multiskill"])
+    print(row(f"multi-skill day x{size['multiskill']}, {m['items']:,.0f} conversations (overflow, longest waiting)",
+              f"{m['items'] / m['seconds']:,.0f} conversations/s simulated"))
 
     conversations = size["lifecycle"]
     for events in (False, True):
