@@ -91,3 +91,40 @@ def test_square_root_staffing():
     assert n == math.ceil(load + beta * math.sqrt(load))
     # in the Halfin-Whitt regime the rule lands close to the exact P(wait)
     assert theory.ErlangC(load / HANDLE, HANDLE, n).p_wait == pytest.approx(0.2, abs=0.03)
+
+
+def test_cobham_with_one_class_is_erlang_c():
+    for agents, rate in [(1, 0.5 / HANDLE), (AGENTS, RATE), (50, 47 / HANDLE)]:
+        priority = theory.PriorityErlangC((rate,), HANDLE, agents)
+        assert priority.mean_waits == pytest.approx((theory.ErlangC(rate, HANDLE, agents).mean_wait,), rel=1e-12)
+
+
+def test_cobham_with_one_agent_is_the_mg1_priority_formula_with_exponential_service():
+    # M/G/1 non-preemptive priority: W_k = W0 / ((1 − σ_{k−1})(1 − σ_k)), W0 = Σ λ_i E[S²] / 2, and for an
+    # exponential handle time E[S²] = 2 / μ²: computed here from the residual work, not from Erlang C
+    rates = (0.1 / HANDLE, 0.3 / HANDLE, 0.45 / HANDLE)
+    residual = sum(rate * 2 * HANDLE**2 / 2 for rate in rates)
+    sigma = [0.0, *(sum(rates[:k + 1]) * HANDLE for k in range(3))]
+    expected = [residual / ((1 - sigma[k]) * (1 - sigma[k + 1])) for k in range(3)]
+    assert theory.PriorityErlangC(rates, HANDLE, 1).mean_waits == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("agents, load, shares", [(5, 0.8, (0.3, 0.7)), (20, 0.9, (0.2, 0.3, 0.5)),
+                                                   (200, 0.97, (0.1, 0.1, 0.3, 0.5))])
+def test_cobham_conserves_the_fcfs_mean_wait_and_orders_the_classes(agents, load, shares):
+    total = load * agents / HANDLE
+    priority = theory.PriorityErlangC([total * share for share in shares], HANDLE, agents)
+    fcfs = theory.ErlangC(total, HANDLE, agents).mean_wait
+    weighted = sum(share * wait for share, wait in zip(shares, priority.mean_waits, strict=True))
+    assert weighted == pytest.approx(fcfs, rel=1e-12)  # Kleinrock's conservation law, equal service rates
+    assert priority.mean_wait == pytest.approx(fcfs, rel=1e-12)
+    assert list(priority.mean_waits) == sorted(priority.mean_waits)  # lower classes wait longer
+    assert priority.mean_waits[0] < fcfs < priority.mean_waits[-1]
+
+
+def test_cobham_in_overload_keeps_the_classes_that_fit():
+    # total load 1.2 × capacity: the first class (σ = 0.5) is stable, all agents are always busy, so it
+    # waits 1 / (n μ) / (1 − 0.5) for the first free agent; the second class grows without bound
+    priority = theory.PriorityErlangC((0.5 * 4 / HANDLE, 0.7 * 4 / HANDLE), HANDLE, 4)
+    assert priority.mean_waits[0] == pytest.approx(HANDLE / 4 / 0.5, rel=1e-12)
+    assert priority.mean_waits[1] == math.inf

@@ -1,4 +1,5 @@
-"""Closed forms: Erlang B, Erlang C (M/M/n) and Erlang A (M/M/n+M), and square-root staffing.
+"""Closed forms: Erlang B, Erlang C (M/M/n), M/M/n with priority classes (Cobham), Erlang A (M/M/n+M),
+and square-root staffing.
 
 Rates are per second, times in seconds. ``load`` is the offered load in Erlangs (λ × mean handle).
 Everything is computed in a numerically stable way for hundreds of agents and loads near 1: Erlang B
@@ -79,6 +80,46 @@ class ErlangC:
     def mean_queue(self) -> float:
         """Mean number waiting (Little's law: λ × mean wait)."""
         return self.arrival_rate * self.mean_wait
+
+
+@dataclass(frozen=True)
+class PriorityErlangC:
+    """M/M/n with non-preemptive priority classes: Poisson arrivals of each class (``arrival_rates`` per
+    second, highest priority first), one exponential handle time of mean ``mean_handle`` seconds for
+    every class, ``agents`` servers, first come first served within a class, infinite patience.
+
+    Cobham's formula (A. Cobham, "Priority assignment in waiting line problems", Operations Research 2
+    (1954) 70–76): class k waits on average W_k = C(n, a) / (n μ) / ((1 − σ_{k−1})(1 − σ_k)), with
+    σ_k = Σ_{i≤k} λ_i / (n μ) and C(n, a) Erlang C's probability of waiting for the total load."""
+
+    arrival_rates: tuple[float, ...]
+    mean_handle: float
+    agents: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rates", tuple(self.arrival_rates))
+        if not self.arrival_rates or min(self.arrival_rates) < 0:
+            raise ValueError(f"arrival_rates: one or more rates >= 0 needed, got {list(self.arrival_rates)}")
+
+    @property
+    def pooled(self) -> ErlangC:
+        """The same queue without priorities (every class together, first come first served)."""
+        return ErlangC(sum(self.arrival_rates), self.mean_handle, self.agents)
+
+    @cached_property
+    def mean_waits(self) -> tuple[float, ...]:
+        """Mean wait in the queue of each class, seconds; ``math.inf`` for a class with σ_k ≥ 1."""
+        capacity = self.agents / self.mean_handle
+        base = self.pooled.p_wait / capacity  # the wait until the first agent frees, given all are busy
+        sigmas = list(itertools.accumulate((rate / capacity for rate in self.arrival_rates), initial=0.0))
+        return tuple(base / ((1 - above) * (1 - upto)) if upto < 1 else math.inf
+                     for above, upto in itertools.pairwise(sigmas))
+
+    @property
+    def mean_wait(self) -> float:
+        """Mean wait of all arrivals, seconds: the classes' waits weighted by their arrival rates."""
+        total = sum(self.arrival_rates)
+        return sum(r * w for r, w in zip(self.arrival_rates, self.mean_waits, strict=True)) / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -246,5 +287,5 @@ def square_root_staffing(load: float, beta: float) -> int:
     return math.ceil(load + beta * math.sqrt(load) - 1e-12)
 
 
-__all__ = ["ErlangA", "ErlangC", "agents_for_service_level", "erlang_b", "halfin_whitt_beta",
+__all__ = ["ErlangA", "ErlangC", "PriorityErlangC", "agents_for_service_level", "erlang_b", "halfin_whitt_beta",
            "square_root_staffing"]

@@ -2,6 +2,8 @@
 
 Each case is an M/M/c (or M/M/c+M) queue run through the whole simulator — a scenario with capacity-1
 agents, a workflow of one assign step, first response at assignment — over independent replications.
+With priority classes, a generated contact attribute names each contact's class and the ``priority``
+selection (no aging) serves them: each class's mean wait is Cobham's.
 Every replication starts empty; arrivals of a warm-up period are left out, and arrivals stop early
 enough that every counted contact is answered or abandons before the run ends (nothing censored).
 A metric passes when the exact value lies within ``Z_LIMIT`` standard errors of the replications' mean.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,19 +31,24 @@ MEAN_HANDLE = 300.0  # seconds
 TARGET = 60.0  # the service-level target, seconds
 Z_LIMIT = 4.0  # |z| beyond this fails: about 6 in 100,000 for a correct simulator
 SIZES = {"quick": (12, 4_000), "full": (30, 40_000)}  # replications, arrivals counted per replication
+CLASS_FIELD = "priority_class"  # the contact attribute that carries a priority class: "1" (highest), "2" …
 
 
 @dataclass(frozen=True)
 class Case:
     """One queue: ``agents`` at ``load`` (offered load per agent, λ / (c μ)), infinite patience unless
     ``patience`` (mean seconds) is given. ``loads`` makes the arrival rate change between intervals
-    separated by idle gaps; each interval is compared with its own closed form."""
+    separated by idle gaps; each interval is compared with its own closed form. ``shares`` splits the
+    arrivals into non-preemptive priority classes, highest priority first. A ``full_only`` case runs at
+    the full size only (the quick size stays quick)."""
 
     name: str
     agents: int
     load: float = 0.0
     patience: float | None = None
     loads: tuple[float, ...] = field(default=())
+    shares: tuple[float, ...] = field(default=())
+    full_only: bool = False
 
 
 CASES = (
@@ -54,11 +61,18 @@ CASES = (
     Case("M/M/20+M overload", 20, 1.2, patience=5 * MEAN_HANDLE),
     Case("M/M/50+M", 50, 1.0, patience=0.5 * MEAN_HANDLE),
     Case("M/M/10 time-varying", 10, loads=(0.6, 0.9)),
+    Case("M/M/5 two priority classes", 5, 0.8, shares=(0.3, 0.7), full_only=True),  # also tests/test_routing_theory
+    Case("M/M/20 three priority classes", 20, 0.9, shares=(0.2, 0.3, 0.5)),
 )
 
 
 def _arrival_rate(case: Case, load: float) -> float:
     return load * case.agents / MEAN_HANDLE
+
+
+def _classes(case: Case) -> list[str]:
+    """The values of ``CLASS_FIELD``, highest priority first."""
+    return [str(k) for k in range(1, len(case.shares) + 1)]
 
 
 def scenario(case: Case, arrivals: int, seed: int) -> tuple[Scenario, list[tuple[float, float, float]]]:
@@ -83,6 +97,12 @@ def scenario(case: Case, arrivals: int, seed: int) -> tuple[Scenario, list[tuple
     }
     if case.patience is not None:
         data["contacts"] = {"patience": {"dist": "exponential", "mean": case.patience}}
+    if case.shares:
+        classes = _classes(case)
+        data["arrivals"]["generate"]["attributes"] = {CLASS_FIELD: dict(zip(classes, case.shares, strict=True))}
+        data["contacts"] = {"known_fields": [CLASS_FIELD]}
+        data["selection"] = {"name": "priority", "field": CLASS_FIELD, "aging": 0,
+                             "levels": {name: len(classes) - k for k, name in enumerate(classes)}}
     return parse(data), windows
 
 
@@ -90,8 +110,9 @@ def _overlap(begin: np.ndarray, end: np.ndarray, start: float, stop: float) -> f
     return float(np.clip(np.minimum(end, stop) - np.maximum(begin, start), 0, None).sum())
 
 
-def measure(records: RunRecords, window: tuple[float, float, float]) -> dict[str, float]:
-    """One replication's estimates over one measured window."""
+def measure(records: RunRecords, window: tuple[float, float, float],
+            classes: Sequence[str] = ()) -> dict[str, float]:
+    """One replication's estimates over one measured window (and each priority class's mean wait)."""
     start, stop, _ = window
     c = records.conversations
     opened, left = c["opened_at"], c["left_queue_at"]
@@ -117,13 +138,19 @@ def measure(records: RunRecords, window: tuple[float, float, float]) -> dict[str
         # Little's law, L − λW: the time-average number present less the counted time spent per unit time
         "littles_law_queue": queue - waits.sum() / length,
         "littles_law_system": system - (closed - opened)[counted].sum() / length,
-    }
+    } | {f"mean_wait_class_{name}": float(waits[c[f"field:{CLASS_FIELD}"][counted] == name].mean())
+         for name in classes}
 
 
 def exact(case: Case, load: float) -> dict[str, float]:
     """The closed forms for one window, keyed like :func:`measure`."""
     rate = _arrival_rate(case, load)
-    if case.patience is None:
+    if case.shares:
+        p = theory.PriorityErlangC([rate * share for share in case.shares], MEAN_HANDLE, case.agents)
+        values = {"p_wait": p.pooled.p_wait, "mean_wait": p.mean_wait}  # both as without priorities
+        values |= {f"mean_wait_class_{name}": wait for name, wait in zip(_classes(case), p.mean_waits, strict=True)}
+        values["queue_length"] = p.pooled.mean_queue
+    elif case.patience is None:
         c = theory.ErlangC(rate, MEAN_HANDLE, case.agents)
         values = {"p_wait": c.p_wait, "mean_wait": c.mean_wait, "service_level": c.service_level(TARGET),
                   "queue_length": c.mean_queue}
@@ -156,7 +183,7 @@ def _replicate(job: Replication) -> list[dict[str, float]]:
     """A replication's estimates, one dict per measured window of its case."""
     built, windows = scenario(job.case, job.arrivals, job.seed)
     records = simulate(built)
-    return [measure(records, window) for window in windows]
+    return [measure(records, window, _classes(job.case)) for window in windows]
 
 
 def run(size: str = "quick", replications: int | None = None, workers: int = 1,
@@ -164,6 +191,7 @@ def run(size: str = "quick", replications: int | None = None, workers: int = 1,
     """The validation table: a row per case, window and metric, with exact, mean, CI, z, passed."""
     default_replications, arrivals = SIZES[size]
     replications = replications or default_replications
+    cases = tuple(case for case in cases if size == "full" or not case.full_only)
     jobs = [Replication(case, arrivals, seed) for case in cases for seed in range(1, replications + 1)]
     with Executor(workers, progress=progress, description="validate") as executor:
         results = executor.map(_replicate, jobs)
