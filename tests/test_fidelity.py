@@ -27,8 +27,8 @@ def poisson_trace(n, rate, seed, **given):
     return frame
 
 
-def mmc(agents, duration, patience=None):
-    over = {"duration": duration, "agents": [{"id": "a", "count": agents, "team": "support"}],
+def mmc(agents, duration, patience=None, seed=1):
+    over = {"duration": duration, "seed": seed, "agents": [{"id": "a", "count": agents, "team": "support"}],
             "handling": {"handle_time": {"dist": "exponential", "mean": HANDLE}}, "record_events": False}
     if patience is not None:
         over["contacts"] = {"patience": {"dist": "exponential", "mean": patience}}
@@ -108,7 +108,8 @@ def test_ciw_and_ours_agree_within_error_on_random_mmc_runs():
     ours, theirs = [], []
     for seed in range(replications):
         trace = poisson_trace(n, rate, seed=100 + seed)
-        result = run(mmc(agents, trace["time"].iloc[-1] + 1e6), trace, "least_busy")
+        # each replication its own seed: handle times are keyed to the scenario's seed and the conversation
+        result = run(mmc(agents, trace["time"].iloc[-1] + 1e6, seed=300 + seed), trace, "least_busy")
         ours.append(float(waits_of(result)[n // 10:].mean()))
         network = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(rate)],
                                      service_distributions=[ciw.dists.Exponential(1 / HANDLE)],
