@@ -38,7 +38,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 notebooks: $(VENV)/.notebooks
-	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(BIN)/jupyter lab notebooks
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(BIN)/jupyter lab $(if $(SUDO),,--allow-root) notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

