@@ -1,4 +1,4 @@
-# make demo      — set up, run the default scenario under three strategies, staff it, write the report
+# make demo      — set up, run the default scenario under three strategies, staff and roster it, write the report
 # make test      — set up and run the tests (installs headless Chromium for the report's browser test)
 # make notebooks — open the analyst notebooks in JupyterLab from the project's environment
 # make bench     — the benchmark suite (takes a quarter of an hour; not part of make test)
@@ -24,7 +24,8 @@ $(VENV)/.notebooks: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/convsim run scenarios/default.yaml $(STRATEGIES) --replications 10 --out out/demo
-	$(BIN)/convsim staff scenarios/default.yaml $(TARGETS) --interval 30m --replications 30 --out out/demo
+	$(BIN)/convsim schedule scenarios/default.yaml $(TARGETS) --interval 30m --replications 30 \
+		--templates scenarios/templates/shifts.yaml --shrinkage 0.3 --cost 25 --out out/demo
 	$(BIN)/convsim report out/demo
 
 browser:

@@ -108,6 +108,22 @@ def _scaled_default(conversations: int, events: bool) -> Any:
     return scenario.model_copy(update={"duration": days * 86400.0, "record_events": events})
 
 
+MESSAGES = {  # the default day in message-level handling: about ten exchanges a conversation
+    "reply_time": {"dist": "lognormal", "mean": "20s", "sd": "15s"},
+    "think_time": {"dist": "lognormal", "mean": "45s", "sd": "40s"},
+    "exchanges": {"dist": "lognormal", "mean": 11, "sd": 4},
+    "silent_probability": 0.01,
+}
+
+
+def _messages(scenario: Any) -> Any:
+    """The scenario with message-level handling (the default day's turns: :data:`MESSAGES`)."""
+    from sim.model.scenario import Messages
+
+    handling = scenario.handling.model_copy(update={"mode": "messages", "messages": Messages.model_validate(MESSAGES)})
+    return scenario.model_copy(update={"handling": handling})
+
+
 def _scaled_month(conversations: int, events: bool) -> Any:
     """The default scenario over 30 days, its volume and its agents multiplied to reach ``conversations``."""
     import sim
@@ -120,8 +136,10 @@ def _scaled_month(conversations: int, events: bool) -> Any:
                                        "arrivals": scenario.arrivals.model_copy(update={"generate": generate})})
 
 
-def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) -> dict[str, Any]:
-    """The default scenario repeated day after day: every step, shift, return and table, files written.
+def lifecycle(conversations: int, events: bool, seed: int, month: bool = False,
+              messages: bool = False) -> dict[str, Any]:
+    """The default scenario repeated day after day: every step, shift, return and table, files written;
+    with ``messages``, in message-level handling (its messages table written too).
 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
     from sim.analysis import metrics
@@ -132,6 +150,8 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
     from sim.model import arrivals
 
     scenario = (_scaled_month if month else _scaled_default)(conversations, events)
+    if messages:
+        scenario = _messages(scenario)
     started = time.perf_counter()
     trace = arrivals.for_scenario(scenario, seed)
     with tempfile.TemporaryDirectory() as folder, output.EventStream(folder) as stream:
@@ -143,8 +163,12 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False) 
         output.write(result, folder, events=False)
     done = time.perf_counter()
     n = len(records.conversations["id"])
-    return {"seconds": done - started, "simulate_seconds": simulated - started, "items": n,
-            "simpy_events": next(world.env._eid) / n}
+    figures = {"seconds": done - started, "simulate_seconds": simulated - started, "items": n,
+               "simpy_events": next(world.env._eid) / n}
+    if messages:
+        handled = records.conversations["exchanges"] > 0
+        figures["replies"] = float(records.conversations["exchanges"][handled].mean())  # per conversation answered
+    return figures
 
 
 def _one_run(seed: int) -> float:

@@ -15,11 +15,13 @@ from sim.errors import ConvsimError, ScenarioError, StrategyError, TraceError
 _API = {
     "Result": "sim.analysis.result", "tables": "sim.analysis.result",
     "run": "sim.experiments.runner", "simulate": "sim.experiments.runner",
+    "requirement": "sim.experiments.staffing", "Planning": "sim.experiments.staffing",
+    "schedule": "sim.experiments.schedule",
     "Scenario": "sim.model.scenario", "load": "sim.model.scenario", "parse": "sim.model.scenario",
 }
 
-__all__ = ["ConvsimError", "Result", "Scenario", "ScenarioError", "StrategyError", "TraceError", "load",
-           "parse", "run", "simulate", "tables"]
+__all__ = ["ConvsimError", "Planning", "Result", "Scenario", "ScenarioError", "StrategyError", "TraceError", "load",
+           "parse", "requirement", "run", "schedule", "simulate", "tables"]
 
 
 def __getattr__(name: str) -> Any:

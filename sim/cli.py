@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sim import files
 from sim.analysis import comparison
 from sim.errors import ConvsimError
 from sim.experiments import runner
@@ -19,6 +23,9 @@ from sim.model import scenario as scenario_file
 from sim.model.streams import Streams
 from strategies import registry
 
+if TYPE_CHECKING:
+    from sim.experiments import staffing
+
 
 def _run(args: argparse.Namespace) -> int:
     scenario = scenario_file.load(args.scenario)
@@ -26,12 +33,14 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.strategy or ():  # fail before running anything
         registry.resolve(name)
     started = time.perf_counter()
-    with results.EventStream(args.out, csv=args.csv) as stream:
+    levelled = scenario.handling.mode == "messages"  # message-level handling streams its messages too
+    with results.EventStream(args.out, csv=args.csv) as stream, (
+            results.MessageStream(args.out, csv=args.csv) if levelled else contextlib.nullcontext()) as messages:
         result = runner.run(scenario, names, seed=args.seed, progress=True, event_sink=stream,
-                            replications=args.replications)
+                            replications=args.replications, message_sink=messages)
     elapsed = time.perf_counter() - started
-    written = stream.paths + results.write(result, args.out, csv=args.csv, events=False,
-                                           provenance=_provenance(args, scenario))
+    written = stream.paths + (messages.paths if messages else []) + results.write(
+        result, args.out, csv=args.csv, events=False, provenance=_provenance(args, scenario))
     print(result.kpis(formatted=True).to_string())
     if args.replications > 1:
         print(f"(means over {args.replications} replications; summary.json holds their 95% intervals)")
@@ -55,6 +64,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     scenario = scenario_file.load(args.scenario)
     names = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    if not names:
+        raise ConvsimError(f"--strategies {args.strategies!r}: name at least one strategy (comma-separated)")
     for name in names:
         registry.resolve(name)
     folder = Path(args.out)
@@ -69,19 +80,23 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    import yaml
-
     from sim.experiments import replications as experiment
+    from sim.model import yamltext
 
     scenario = scenario_file.load(args.scenario)
-    try:
-        spec = yaml.safe_load(Path(args.grid).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConvsimError(f"{args.grid}: cannot read the grid: {exc}") from None
+    spec = yamltext.read(Path(args.grid), "grid")
     if not isinstance(spec, dict) or not isinstance(spec.get("parameters"), dict):
         raise ConvsimError(f"{args.grid}: expected a mapping with 'parameters' (a dotted path: a list of values)")
+    unknown = set(spec) - {"parameters", "strategies", "replications"}
+    if unknown:
+        raise ConvsimError(f"{args.grid}: unknown key(s) {', '.join(sorted(map(repr, map(str, unknown))))}; "
+                           "expected parameters, strategies, replications")
     strategies = spec.get("strategies") or [scenario.strategy.name]
-    replications = int(spec.get("replications", 10))
+    strategies = [strategies] if isinstance(strategies, str) else strategies
+    replications = spec.get("replications", 10)
+    experiment.check_grid(spec["parameters"], replications, strategies, args.grid)
+    for name in strategies:
+        registry.resolve(name)
     folder = Path(args.out)
     table = experiment.sweep(scenario, spec["parameters"], replications, strategies, folder, args.workers,
                              progress=True, scheduler=args.scheduler)
@@ -132,11 +147,15 @@ def _trace_fit(args: argparse.Namespace) -> int:
     text = yaml.safe_dump(fragment, sort_keys=False, default_flow_style=None, width=110)
     atomic_write(Path(args.out), lambda p: p.write_text(text))
     for name, candidates in fits.items():
-        print(f"{name}: " + "; ".join(f"{f.family} mean {f.mean:.1f} s sd {f.sd:.1f} s (AIC {f.aic:.1f})"
+        unit = "" if name == "exchanges" else " s"
+        print(f"{name}: " + "; ".join(f"{f.family} mean {f.mean:.1f}{unit} sd {f.sd:.1f}{unit} (AIC {f.aic:.1f})"
                                       for f in candidates) + f" -> {candidates[0].family}")
-    generate = fragment["arrivals"]["generate"]
-    print(f"arrivals: {sum(generate['profile']) / 4:,.0f} contacts on an average day, weekday multipliers "
-          f"{generate['weekdays']}, overdispersion {generate['overdispersion']}")
+    if "arrivals" in fragment:
+        generate = fragment["arrivals"]["generate"]
+        print(f"arrivals: {sum(generate['profile']) / 4:,.0f} contacts on an average day, weekday multipliers "
+              f"{generate['weekdays']}, overdispersion {generate['overdispersion']}")
+    else:
+        print(f"silence: {fragment['handling']['messages']['silent_probability']:.1%} of the agent's replies")
     print(f"scenario fragment written to {args.out}")
     return 0
 
@@ -161,7 +180,9 @@ def _trace_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _staff(args: argparse.Namespace) -> int:
+def _planned(args: argparse.Namespace) -> tuple[list[staffing.Target], scenario_file.Scenario, float | None,
+                                                  staffing.Planning]:
+    """What staff and schedule share: the targets, the scenario, the interval and the planning settings."""
     from sim import units
     from sim.experiments import staffing
 
@@ -173,12 +194,52 @@ def _staff(args: argparse.Namespace) -> int:
         interval = units.duration(args.interval) if args.interval else None
     except (ValueError, TypeError) as exc:
         raise ConvsimError(f"--interval {args.interval!r}: {exc}") from None
+    width = scenario.interval if interval is None else interval
+    if width < 60:  # checked before the study runs, not after it
+        where = f"--interval {args.interval!r}" if interval is not None else f"{scenario.source}: interval"
+        raise ConvsimError(f"{where}: {width:g} s is under a minute; staffing intervals are 15m, 30m, 1h …")
+    cost = {}
+    for text in args.cost or ():
+        kind, _, amount = text.rpartition("=")
+        try:
+            cost[kind or "*"] = float(amount)
+        except ValueError:
+            raise ConvsimError(f"--cost {text!r}: expected a cost per agent-hour (25) or TYPE=COST "
+                               "(support-es=28; TYPE an agent group id or a team)") from None
+    unknown = set(cost) - {"*", *scenario.teams, *(spec.id for spec in scenario.agents)}
+    if unknown:
+        raise ConvsimError(f"--cost: unknown agent type(s) {', '.join(sorted(unknown))}; the scenario's: "
+                           f"{', '.join(spec.id for spec in scenario.agents)} (or a team)")
+    planning = staffing.Planning(args.shrinkage, args.max_occupancy, cost, args.fte_hours, args.days_per_week)
+    return targets, scenario, interval, planning
+
+
+def _staff(args: argparse.Namespace) -> int:
+    from sim.experiments import staffing
+
+    targets, scenario, interval, planning = _planned(args)
     study = staffing.requirement(scenario, targets, args.strategy, interval, args.replications, args.confidence,
-                                 args.workers, progress=True, scheduler=args.scheduler)
+                                 args.workers, progress=True, scheduler=args.scheduler, planning=planning)
     written = results.write_staffing(study, args.out, _provenance(args, scenario))
     for line in staffing.describe(study):
         print(line)
     print(f"\nfiles in {args.out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from sim.experiments import schedule, staffing
+
+    targets, scenario, interval, planning = _planned(args)
+    templates = schedule.templates(args.templates)
+    plan = schedule.schedule(scenario, targets, templates, args.strategy, interval, args.replications,
+                             args.confidence, planning, args.repairs, args.workers, progress=True,
+                             scheduler=args.scheduler)
+    written = results.write_schedule(plan, args.out, _provenance(args, scenario))
+    for line in [*staffing.describe(plan.study), "", *schedule.describe(plan)]:
+        print(line)
+    print(f"\nfiles in {args.out}/: {', '.join(p.name for p in written)}")
+    print(f"replay the roster: convsim run {Path(args.out) / 'roster.yaml'}")
     return 0
 
 
@@ -199,22 +260,74 @@ def _process_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    """A command-line count: a whole number of at least 1."""
+def _count(text: str, most: int = 1_000_000) -> int:
+    """A command-line count: a whole number from 1 to ``most``."""
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {most:,}, got {text!r}")
     return value
+
+
+def _replications(text: str) -> int:
+    return _count(text, runner.MAX_REPLICATIONS)
+
+
+def _seed(text: str) -> int:
+    """A seed: a whole number from 0 to MAX_SEED."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= scenario_file.MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {scenario_file.MAX_SEED}, got {text!r}")
+    return value
+
+
+def _scheduler(text: str) -> str:
+    """A Dask scheduler's address (scheme://host:port, host:port) or 'local'."""
+    if text != "local" and not re.fullmatch(r"([a-z][a-z0-9+.-]*://)?[^\s:/]+:\d{1,5}/?", text):
+        raise argparse.ArgumentTypeError(f"expected 'local' or an address such as tcp://host:8786, got {text!r}")
+    return text
 
 
 def _executor(command: argparse.ArgumentParser, dask: bool = False) -> None:
     """Where a command's runs go: ``--workers`` local processes, or with ``dask`` also a ``--scheduler``."""
     command.add_argument("--workers", type=_count, default=os.cpu_count() or 1, help="processes (default: cores)")
     if dask:
-        command.add_argument("--scheduler", help="a Dask scheduler's address (tcp://host:port), or 'local'")
+        command.add_argument("--scheduler", type=_scheduler,
+                             help="a Dask scheduler's address (tcp://host:port), or 'local'")
+
+
+def _share(text: str) -> float:
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.3 or 30%, got {text!r}") from None
+
+
+def _planning(command: argparse.ArgumentParser, out: str) -> None:
+    """The options of staff and schedule: targets, the search, shrinkage, occupancy and cost."""
+    command.add_argument("scenario")
+    command.add_argument("--target", action="append", required=True, metavar="TARGET",
+                         help="e.g. service_level>=0.8@60s, service_level_from_queue>=0.8@20s, asa_from_queue<=30s, "
+                              "abandonment_rate<=0.05 (repeat; all must hold)")
+    command.add_argument("--strategy", help="assignment strategy (default: the scenario's)")
+    command.add_argument("--interval", help="15m, 30m or 1h … (default: the scenario's interval)")
+    command.add_argument("--replications", type=_count, default=20, help="days simulated per trial (default 20)")
+    command.add_argument("--confidence", type=float, default=0.9,
+                         help="one-sided confidence that each interval meets the targets (default 0.9)")
+    command.add_argument("--shrinkage", type=_share, default=0.0,
+                         help="share of paid time off the queue: scheduled = productive / (1 - shrinkage) (default 0)")
+    command.add_argument("--max-occupancy", type=_share, help="at most this share of agents' time busy (e.g. 0.85)")
+    command.add_argument("--cost", action="append", metavar="[TYPE=]COST",
+                         help="cost per agent-hour, for all (25) or an agent type or team (support-es=28); repeat")
+    command.add_argument("--fte-hours", type=float, default=40.0, help="paid hours a week of one FTE (default 40)")
+    command.add_argument("--days-per-week", type=int, default=7, help="days a week the day is worked (default 7)")
+    _executor(command, dask=True)
+    command.add_argument("--out", default=out, help=f"output folder (default {out})")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -224,16 +337,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario YAML file")
     run.add_argument("--strategy", action="append", metavar="NAME",
                      help="strategy to run (repeat for several; default: the scenario's)")
-    run.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's)")
     run.add_argument("--out", default="out", help="output folder (default: out)")
-    run.add_argument("--replications", type=_count, default=1, metavar="N",
+    run.add_argument("--replications", type=_replications, default=1, metavar="N",
                      help="days simulated per strategy, on seeds seed … seed+N-1 (default 1)")
     run.add_argument("--csv", action="store_true", help="also write every table as CSV")
     run.set_defaults(handler=_run)
     compare = commands.add_parser("compare", help="strategies on common random numbers, with replications")
     compare.add_argument("scenario")
     compare.add_argument("--strategies", required=True, help="comma-separated; the first is the baseline")
-    compare.add_argument("--replications", type=_count, default=30)
+    compare.add_argument("--replications", type=_replications, default=30)
     compare.add_argument("--out", default="out/compare", help="output folder; rerun to resume (default out/compare)")
     _executor(compare, dask=True)
     compare.set_defaults(handler=_compare)
@@ -244,17 +357,16 @@ def parser() -> argparse.ArgumentParser:
     _executor(sweep, dask=True)
     sweep.set_defaults(handler=_sweep)
     staff = commands.add_parser("staff", help="agents needed per team and interval for service targets")
-    staff.add_argument("scenario")
-    staff.add_argument("--target", action="append", required=True, metavar="TARGET",
-                       help="e.g. service_level>=0.8@60s, abandonment_rate<=0.05 (repeat; all must hold)")
-    staff.add_argument("--strategy", help="assignment strategy (default: the scenario's)")
-    staff.add_argument("--interval", help="15m, 30m or 1h … (default: the scenario's interval)")
-    staff.add_argument("--replications", type=_count, default=20, help="days simulated per trial (default 20)")
-    staff.add_argument("--confidence", type=float, default=0.9,
-                       help="one-sided confidence that each interval meets the targets (default 0.9)")
-    _executor(staff, dask=True)
-    staff.add_argument("--out", default="out/staff", help="output folder (default out/staff)")
+    _planning(staff, "out/staff")
     staff.set_defaults(handler=_staff)
+    roster = commands.add_parser("schedule", help="a roster of shift templates that meets the targets, "
+                                 "by an integer program, simulated and repaired")
+    _planning(roster, "out/schedule")
+    roster.add_argument("--templates", required=True, metavar="FILE",
+                        help="shift templates (YAML: templates: name, length, starts, break, days, min, max)")
+    roster.add_argument("--repairs", type=int, default=4,
+                        help="rounds of simulating the roster and covering what it misses (default 4)")
+    roster.set_defaults(handler=_schedule)
     reporting = commands.add_parser("report", help="write report.html and figures for an output folder")
     reporting.add_argument("folder", help="the --out folder of run, compare, sweep or staff")
     reporting.add_argument("--title", help="the report's title (default: from the folder's name)")
@@ -274,11 +386,12 @@ def parser() -> argparse.ArgumentParser:
     generate = traces.add_parser("generate", help="draw a trace from a scenario's generate section")
     generate.add_argument("scenario")
     generate.add_argument("--days", type=_count, default=1)
-    generate.add_argument("--seed", type=int)
+    generate.add_argument("--seed", type=_seed)
     generate.add_argument("--out", required=True, help="a .csv or .parquet file")
     generate.set_defaults(handler=_trace_generate)
-    fit = traces.add_parser("fit", help="fit a scenario fragment to a conversation log")
-    fit.add_argument("log", help="conversations.parquet (ours) or a CSV/Parquet export in that layout")
+    fit = traces.add_parser("fit", help="fit a scenario fragment to a conversation log or a message log")
+    fit.add_argument("log", help="conversations.parquet (ours) or a CSV/Parquet export in that layout; "
+                     "messages.parquet (a message log: message-level handling's reply, think times and exchanges)")
     fit.add_argument("--out", required=True, help="the YAML fragment to write")
     fit.add_argument("--start", help="wall-clock time of opened_at = 0, when the log has no opened_ts")
     fit.set_defaults(handler=_trace_fit)
@@ -297,14 +410,34 @@ def _provenance(args: argparse.Namespace, scenario: scenario_file.Scenario) -> r
     return results.Provenance.of(scenario, ["convsim", *args.argv])
 
 
+FOLDER_COMMANDS = ("run", "compare", "sweep", "staff", "schedule")  # their --out is a results folder, locked
+
+
+def one_line(text: str) -> str:
+    """A message as one line: control characters (a newline, a terminal escape) shown escaped, never raw."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text.strip())
+
+
+def _error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename!r}: {exc.strerror or exc}" if exc.strerror else f"{exc.filename!r}: {exc}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.argv = argv
     try:
+        for option in ("out", "png", "grid"):
+            if getattr(args, option, None) == "":
+                raise ConvsimError(f"--{option}: an empty path")
+        if args.command in FOLDER_COMMANDS:
+            with files.locked(args.out):
+                return args.handler(args)
         return args.handler(args)
-    except ConvsimError as exc:
-        print(f"convsim: error: {exc}", file=sys.stderr)
+    except (ConvsimError, OSError) as exc:  # OSError: the machine's (a full disk, a read-only folder …)
+        print(f"convsim: error: {one_line(_error(exc))}", file=sys.stderr)
         return 2
 
 

@@ -61,17 +61,25 @@ def resolve(name: str, kind: Kind = "strategy") -> type:
     method = _KINDS[kind][2]
     if ":" in name:
         module_name, _, attr = name.partition(":")
+        if not module_name or module_name.startswith(".") or not attr:
+            raise StrategyError(f"{kind} {name!r}: expected module:Class, e.g. my_policies:Busiest")
         try:
             cls = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise StrategyError(f"{kind} {name!r} cannot be loaded: {exc}") from None
+        except (Exception, SystemExit) as exc:  # the module's own code failed (or exited) as it was imported
+            raise StrategyError(f"{kind} {name!r} cannot be loaded: importing {module_name!r} raised "
+                                f"{type(exc).__name__}: {exc}") from None
     else:
         found = available(kind).get(name)
         if found is None:
             known = ", ".join(sorted(available(kind)))
             plural = "strategies" if kind == "strategy" else "selections"
             raise StrategyError(f"unknown {kind} {name!r}; known {plural}: {known}")
-        cls = found if isinstance(found, type) else found.load()
+        try:
+            cls = found if isinstance(found, type) else found.load()
+        except (Exception, SystemExit) as exc:  # an installed entry point that fails to import
+            raise StrategyError(f"{kind} {name!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
     if not (isinstance(cls, type) and callable(getattr(cls, method, None))):
         raise StrategyError(f"{kind} {name!r} is not a class with a {method}() method")
     return cls
@@ -96,6 +104,8 @@ def make(name: str, params: Mapping[str, Any] | None = None, kind: Kind = "strat
         made = cls(**params)
     except (TypeError, ValueError) as exc:
         raise StrategyError(f"{kind} {name!r}: bad parameters {params!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # a user's class failed as it was made
+        raise StrategyError(f"{kind} {name!r}: making it raised {type(exc).__name__}: {exc}") from None
     if not getattr(made, "name", ""):
         made.name = name
     return made

@@ -51,7 +51,7 @@ def test_iso_timestamps_with_and_without_zone(tmp_path):
     (",a,whatsapp", "1 row(s) with missing timestamp (row 2: timestamp=nan)"),
     ("10,,whatsapp", "1 row(s) with missing contact_id (row 2: contact_id=nan)"),
     ("10,a,whatsapp\n10,a,whatsapp", "1 row(s) with duplicated row (row 3: ('10', 'a', 'whatsapp'))"),
-    ("99999999,a,whatsapp", "1 row(s) with timestamp after the scenario's end (row 2: timestamp='99999999')"),
+    ("99999999,a,whatsapp", "1 row(s) with timestamp at or after the scenario's end (row 2: timestamp='99999999')"),
     ("-5,a,whatsapp", "1 row(s) with timestamp before the scenario's start (row 2: timestamp='-5')"),
 ])
 def test_each_bad_row_is_reported_with_row_number_and_value(tmp_path, rows, message):

@@ -33,7 +33,7 @@ def test_common_random_numbers_make_the_paired_difference_far_less_variable(defa
 
 def test_the_tidy_table_and_the_comparison(default_table):
     assert set(default_table.columns) == {"strategy", "replication", "seed", "kpi", "value"}
-    assert len(default_table) == 3 * 12 * len(sim.analysis.kpis.KPIS)
+    assert len(default_table) == 3 * 12 * len(sim.analysis.kpis.measured())
     compared = comparison.compare(default_table)
     row = compared[(compared.kpi == "service_level") & (compared.strategy == "skill_based")].iloc[0]
     values = default_table[(default_table.kpi == "service_level") & (default_table.strategy == "skill_based")]["value"]
@@ -104,7 +104,7 @@ def test_a_worker_killed_mid_run_loses_no_run(tmp_path, monkeypatch):
     scenario = make_scenario(duration="2h", arrivals={"generate": {"profile": [30], "channels": {"whatsapp": 1}}})
     table = experiment.replicate(scenario, ["round_robin", "least_busy"], 4, tmp_path, workers=2, worker=dies_once)
     assert (tmp_path / "marker").exists()  # a worker did die
-    assert len(table) == 2 * 4 * len(sim.analysis.kpis.KPIS) and table["value"].notna().any()
+    assert len(table) == 2 * 4 * len(sim.analysis.kpis.measured()) and table["value"].notna().any()
     assert len(list((tmp_path / "runs").glob("*.json"))) == 8
     clean = experiment.replicate(scenario, ["round_robin", "least_busy"], 4, workers=1)
     np.testing.assert_array_equal(table["value"].fillna(-1), clean["value"].fillna(-1))
@@ -121,7 +121,7 @@ def test_convsim_compare_writes_its_files_and_prints_the_table(tmp_path):
     assert done.stdout.splitlines()[0].split()[:3] == ["kpi", "strategy", "mean"]
     assert "vs round_robin" in done.stdout.splitlines()[0]
     table = pd.read_parquet(tmp_path / "replications.parquet")
-    assert len(table) == 2 * 4 * len(sim.analysis.kpis.KPIS)
+    assert len(table) == 2 * 4 * len(sim.analysis.kpis.measured())
     assert {"kpi", "strategy", "mean", "difference", "significant"} <= set(pd.read_csv(tmp_path / "comparison.csv"))
     assert "least_busy" in (tmp_path / "summary.json").read_text()
 
@@ -131,7 +131,7 @@ def test_a_sweep_varies_dotted_parameters_into_one_tidy_table(tmp_path):
     grid = {"arrivals.generate.volume": [0.6, 1.4], "agents.2.count": [3]}
     table = experiment.sweep(scenario, grid, 3, ["least_busy"], tmp_path, workers=2)
     assert {"arrivals.generate.volume", "agents.2.count", "strategy", "replication", "kpi", "value"} <= set(table)
-    assert len(table) == 2 * 3 * len(sim.analysis.kpis.KPIS)
+    assert len(table) == 2 * 3 * len(sim.analysis.kpis.measured())
     level = table[table.kpi == "service_level"].groupby("arrivals.generate.volume")["value"].mean()
     assert level[0.6] > level[1.4]  # more contacts for the same agents: a lower service level
     busier = experiment.with_values(scenario, {"arrivals.generate.volume": 1.4, "agents.2.count": 3})
@@ -156,7 +156,7 @@ def test_convsim_sweep_runs_the_shipped_grid(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     table = pd.read_parquet(tmp_path / "sweep.parquet")
-    assert len(table) == 3 * 3 * 2 * 5 * len(sim.analysis.kpis.KPIS)
+    assert len(table) == 3 * 3 * 2 * 5 * len(sim.analysis.kpis.measured())
     assert "90 runs" in done.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("parameters: [1, 2]\n")

@@ -64,7 +64,7 @@ def test_with_no_queue_every_strategy_gives_each_conversation_the_same_times():
                   "first_response": {"dist": "exponential", "mean": 20}},
         agents=[{"id": "a", "count": 40, "team": "support", "capacity": 2}],
         workflow=[{"type": "ask", "field": "intent", "answers": {"a": 0.5, "b": 0.5}, "answer_probability": 0.8,
-                   "delay": {"dist": "exponential", "mean": 30}, "timeout": 90},
+                   "duration": {"dist": "exponential", "mean": 30}, "timeout": 90},
                   {"type": "assign"}],
     )
     result = sim.run(scenario, strategy=["round_robin", "least_busy", "random"])

@@ -31,12 +31,14 @@ def convsim(*args):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """Three strategies over three days and a staffing study of the default scenario, reported."""
+    """Three strategies over three days and a roster of the default scenario (its staffing study with it),
+    reported — as make demo does, smaller."""
     out = tmp_path_factory.mktemp("report")
     convsim("run", "scenarios/default.yaml", "--strategy", "round_robin", "--strategy", "least_busy",
             "--strategy", "skill_based", "--replications", "3", "--out", str(out))
-    convsim("staff", "scenarios/default.yaml", "--target", "service_level>=0.8@60s", "--interval", "2h",
-            "--replications", "3", "--workers", "2", "--out", str(out))
+    convsim("schedule", "scenarios/default.yaml", "--target", "service_level>=0.8@60s", "--interval", "2h",
+            "--replications", "3", "--templates", "scenarios/templates/shifts.yaml", "--shrinkage", "0.3",
+            "--cost", "25", "--workers", "2", "--out", str(out))
     printed = convsim("report", str(out))
     assert f"report written: {(out / 'report.html').resolve()}" in printed
     return out
@@ -54,7 +56,7 @@ def test_the_report_renders_in_headless_chromium_and_passes_its_own_checks(folde
     dom = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page, tmp_path=tmp_path)
     assert dom.returncode == 0, dom.stderr
     assert 'data-checks="ok"' in dom.stdout, re.findall(r'data-checks="[^"]*"', dom.stdout)
-    assert "all 5 figures rendered" in dom.stdout
+    assert 'data-figures="6"' in dom.stdout
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console  # no script error or warning on the page
     shot = tmp_path / "report.png"
@@ -70,11 +72,19 @@ def test_the_report_renders_in_headless_chromium_and_passes_its_own_checks(folde
 def test_the_report_is_self_contained_and_its_figures_are_written(folder):
     text = (folder / "report.html").read_text()
     assert not re.search(r"(src|href)=['\"](?!data:)", text)  # nothing fetched: figures are embedded
-    for name in ("kpis", "first_response", "through_the_day", "agents", "staffing"):
+    for name in ("kpis", "first_response", "through_the_day", "agents", "staffing", "gap"):
         png = folder / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"src='data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}'" in text
     assert "Conclusion" in text and "agent-hours a day" in text
+    # a manager's page: the recommendation first, in words; whole-day KPIs under plan, requirement and
+    # roster; the roster; no developer footer
+    first = re.search(r"<h2>([^<]*)</h2>\n<p class='recommendation'>([^<]*)</p>", text)
+    assert first and first.group(1) == "Recommendation" and text.index(first.group(0)) < text.index("Conclusion")
+    assert re.match(r"(Hire or move \d+ agents? to meet|The plan holds)", first.group(2)), first.group(2)
+    assert "service level at least 80.0% within 60 s" in first.group(2) and "FTE" in first.group(2)
+    assert "<th>scenario plan</th><th>requirement</th><th>roster</th>" in text and "Shifts" in text
+    assert "footer" not in text and "Page checks" not in text
 
 
 def test_the_kpi_table_shows_the_intervals_of_the_replications(folder):
@@ -135,4 +145,30 @@ def test_figures_show_themselves_in_a_notebook_whatever_the_backend():
     figure = report.kpi_figure(pd.DataFrame({
         "kpi": report.HEADLINE, "strategy": ["round_robin"] * 4, "mean": [0.8, 0.05, 40.0, 0.7],
         "ci_low": [0.7, 0.04, 35.0, 0.6], "ci_high": [0.9, 0.06, 45.0, 0.8]}))
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_recommendation_says_the_plan_holds_or_how_many_agents_to_hire_or_move(folder):
+    from sim.io import results
+
+    study = results.read_staffing(folder)
+    holding = results.Staffing(study.cells.assign(planned=study.cells["required"] + 1.0, status="over"), study.kpis,
+                               study.settings)
+    assert report.recommendation(holding).startswith("The plan holds: every team has the agents each interval needs")
+    short = study.cells.assign(planned=study.cells["required"] + 1.0)
+    short.loc[(short["team"] == "sales") & (short["interval"] == 5), "planned"] -= 3.5  # 2.5 short: 3 agents
+    text = report.recommendation(results.Staffing(short, study.kpis, study.settings))
+    assert text.startswith("Hire or move 3 agents to meet service level at least 80.0% within 60 s: "
+                           "sales 3 (short at 10:00) (support has 1 to spare all day")
+    assert report._level_target(study, 60.0) == 0.8 and report._level_target(study, 30.0) is None
+
+
+def test_a_sweep_is_drawn_per_kpi_with_a_line_per_strategy():
+    rows = [{"agents.0.count": count, "strategy": strategy, "replication": r, "seed": r, "kpi": kpi,
+             "value": 0.5 + 0.1 * count + 0.01 * r}
+            for count in (1, 2, 3) for strategy in ("round_robin", "least_busy") for r in range(3)
+            for kpi in report.HEADLINE]
+    figure = report.sweep_figure(pd.DataFrame(rows))
+    drawn = {bars.get_label(): bars.lines[0] for bars in figure.axes[0].containers}
+    assert set(drawn) == {"round_robin", "least_busy"} and list(drawn["least_busy"].get_xdata()) == [1, 2, 3]
     assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"

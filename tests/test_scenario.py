@@ -129,3 +129,27 @@ def test_reading_a_scenario_writes_nothing_reaches_no_network_and_imports_no_str
     sim.load(path)
     assert set(tmp_path.iterdir()) == before
     assert "custom_strategy" not in sys.modules  # a user's strategy is imported only when named
+
+
+def test_shipped_scenarios_load_by_name_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository: the scenarios come from the installed package
+    assert sim.load("default").name == "default"
+    assert sim.load("multiskill").name == "multiskill"
+    with pytest.raises(sim.ScenarioError, match="nope: cannot read the scenario"):
+        sim.load("nope")
+
+
+def test_a_bare_duration_is_a_constant_distribution():
+    scenario = sim.parse(merge(BASE, {"handling": {"handle_time": "90s", "first_response": 5}}))
+    assert (scenario.handling.handle_time.dist, scenario.handling.handle_time.value) == ("constant", 90.0)
+    assert scenario.handling.first_response.value == 5.0
+
+
+def test_step_durations_share_one_name_and_the_old_ones_load_with_a_warning():
+    ask = {"type": "ask", "field": "intent", "answers": {"x": 1}, "duration": "20s"}
+    assert sim.parse(merge(BASE, {"workflow": [ask, {"type": "assign"}]})).workflow[0].duration.value == 20.0
+    old = {"type": "lookup", "id": "crm", "fields": {"tier": {"a": 1}}, "latency": "2s"}
+    with pytest.warns(FutureWarning, match="workflow step 'crm': 'latency' is now called 'duration'"):
+        assert sim.parse(merge(BASE, {"workflow": [old, {"type": "assign"}]})).workflow[0].duration.value == 2.0
+    with pytest.raises(ScenarioError, match="give 'duration' only"):
+        sim.parse(merge(BASE, {"workflow": [{**old, "duration": "1s"}, {"type": "assign"}]}))

@@ -1,5 +1,8 @@
-"""Capacity planning: the simulated requirement against Erlang C and Erlang A, plans, targets, the CLI."""
+"""Capacity planning: the simulated requirement against Erlang C and Erlang A (flat on a flat load),
+plans per day and per weekday, targets from opening and from queue entry, shrinkage, occupancy and cost,
+the CLI."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
 from helpers import make_scenario
+from sim.analysis.theory import ErlangC
 from sim.errors import ConvsimError
 from sim.experiments import staffing
 from sim.io import results
@@ -27,8 +32,43 @@ def mmc(patience: float | None = None, first_response: float = 0.0):
         **({"contacts": {"patience": {"dist": "exponential", "mean": patience}}} if patience else {}))
 
 
-def busy(study: staffing.Staffing) -> pd.DataFrame:
+def busy(study: results.Staffing) -> pd.DataFrame:
     return study.cells[study.cells["status"] != "no traffic"]
+
+
+def stationary(patience: float | None = None):
+    """One team, Poisson arrivals of 100 per half hour all day, exponential handle times of 180 s: the
+    textbook case of pyworkforce's and Erlang C calculators' examples (10 Erlangs)."""
+    return make_scenario(
+        duration="24h", interval="30m", service_target="20s", record_events=False,
+        arrivals={"generate": {"profile": [200.0], "channels": {"whatsapp": 1}}},
+        handling={"handle_time": {"dist": "exponential", "mean": 180}},
+        agents=[{"id": "a", "team": "support", "count": 14}],
+        **({"contacts": {"patience": {"dist": "exponential", "mean": patience}}} if patience else {}))
+
+
+@pytest.fixture(scope="module", params=[None, 300.0], ids=["erlang_c", "erlang_a"])
+def stationary_case(request):
+    target = staffing.Target.parse("service_level>=0.8@20s")
+    return request.param, staffing.requirement(stationary(request.param), [target], replications=20, workers=2)
+
+
+def test_on_a_stationary_load_the_requirement_is_flat_and_within_one_agent_of_erlang(stationary_case):
+    """100 contacts a half hour, 180 s handle time, 80 % within 20 s: Erlang C says 14 agents (pyworkforce's
+    and the ErlangC R package's documented example). The measured load wobbles between half hours (20
+    days of Poisson arrivals), and Erlang C on it with it (13 or 14); the simulated requirement pools the
+    half hours and stays flat."""
+    patience, study = stationary_case
+    cells = study.cells
+    assert len(cells) == 48 and (cells["status"] != "no traffic").all()
+    most = cells["required"].mode()[0]
+    assert (cells["required"] == most).mean() >= 0.9, cells["required"].value_counts()
+    closed = cells["erlang_a"] if patience else cells["erlang_c"]
+    assert ((cells["required"] - closed).abs() <= 1).all(), cells[["start", "required", "erlang_c", "erlang_a"]]
+    assert most == (13 if patience else 14)
+    # the whole day meets the target on fresh seeds (the day's interval, not the noisy half hours')
+    day = study.kpis[(study.kpis["plan"] == "requirement") & (study.kpis["kpi"] == "service_level")].iloc[0]
+    assert day["ci_low"] >= 0.8 - 0.01
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +198,94 @@ def test_convsim_staff_names_a_bad_target(tmp_path):
                            "--target", "service_level>=0.8", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "needs its time" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_targets_from_queue_entry_leave_the_workflow_out():
+    """A 90-second question before the queue: from opening nobody is answered within 60 s, from queue
+    entry the service level is the queue's own (Erlang C's, with nothing in the way)."""
+    scenario = make_scenario(
+        duration="6h", interval="1h", service_target="60s", record_events=False,
+        arrivals={"generate": {"profile": [120], "channels": {"whatsapp": 1}}},
+        handling={"handle_time": {"dist": "exponential", "mean": 300}},
+        workflow=[{"type": "ask", "field": "intent", "answers": {"x": 1},
+                   "duration": {"dist": "constant", "value": 90}}, {"type": "assign"}],
+        agents=[{"id": "a", "team": "support", "count": 24}])
+    day = sim.run(scenario, replications=4).summary
+    assert (day["service_level"] == 0).all() and (day["service_level_from_queue"] > 0.5).all()
+    frame = sim.run(scenario).conversations
+    waited = (frame["first_response_at"] - frame["queued_at"]).dropna()
+    assert np.isclose(day["asa_from_queue"].iloc[0], waited.mean())
+    study = staffing.requirement(scenario, ["service_level_from_queue>=0.8@60s"], replications=10)
+    cells = busy(study)
+    assert (cells["note"] == "").all() and ((cells["required"] - cells["erlang_c"]).abs() <= 1).all(), cells
+    queue = ErlangC(120 / 3600, 300.0, 13)  # ASA from queue entry is Erlang C's mean wait
+    assert staffing.Target.parse("asa_from_queue<=20s").closed_form(queue) == queue.mean_wait
+
+
+def test_a_week_long_scenario_is_planned_per_weekday():
+    scenario = make_scenario(
+        duration="7d", interval="1h", record_events=False,
+        arrivals={"generate": {"profile": [0] * 9 + [40] * 8 + [0] * 7, "weekdays": {"sat": 0, "sun": 0},
+                               "channels": {"whatsapp": 1}}},
+        handling={"handle_time": {"dist": "exponential", "mean": 300}},
+        agents=[{"id": "a", "team": "support", "count": 6}])
+    day = staffing.Day.of(scenario, 3600.0)
+    assert day.weekly and day.cells == 7 * 24 and day.label(24 + 9) == "tue 09:00"
+    rng = np.random.default_rng(5)
+    heads = {"support": rng.integers(0, 4, day.cells)}
+    assert np.allclose(staffing.planned(staffing.plan(scenario, heads, day), day)["support"], heads["support"])
+    study = staffing.requirement(scenario, ["service_level>=0.8@60s"], replications=3)
+    cells = study.cells
+    weekend = cells["start"].str[:3].isin(["sat", "sun"])
+    open_hours = cells["start"].str[4:].between("09:00", "16:00")
+    assert (cells.loc[weekend, "required"] == 0).all()
+    assert (cells.loc[~weekend & open_hours, "required"] >= 3).all() and study.settings["cycle"] == "week"
+    assert "a week" in "\n".join(staffing.describe(study))
+
+
+def test_shrinkage_and_occupancy_as_pyworkforce_and_call_center_tools_compute_them():
+    """The documented examples, computed by our own code (Erlang C of sim.analysis.theory, Planning):
+
+    - pyworkforce (README, ``ErlangC(transactions=100, asa=20/60, aht=3, interval=30, shrinkage=0.3)``,
+      ``required_positions(service_level=0.8, max_occupancy=0.85)``): raw_positions 14, positions 20,
+      service_level 0.88835, occupancy 0.7143, waiting_probability 0.1741 (the R package ErlangC's
+      ``calculate_agents`` documents the same case: 14 agents);
+    - call-center-tools (PyPI, ``calc_staffing(calls_per_hour=1000, aht=120, max_occupancy=0.85,
+      target_answer_time=20, target_service_level=0.8, shrinkage=0.3)``): traffic 33.333 Erlangs, waiting
+      probability 19.07 %, service level 93.72 %, ASA 3.43 s, occupancy 83.33 %, 40 agents, 58 with shrinkage.
+
+    Scheduled heads = productive / (1 − shrinkage), rounded up; with an occupancy cap the productive heads
+    are at least load / cap — call-center-tools' 40 is the cap's (the service level alone asks fewer)."""
+    level = staffing.Target.parse("service_level>=0.8@20s")
+    planning = staffing.Planning(shrinkage=0.3, max_occupancy=0.85)
+    rate = 100 / 1800
+    raw = staffing.closed_form("C", rate, 180.0, 1.0, (level,), None)
+    productive = max(raw, float(planning.occupancy_floor(np.array([rate * 180.0]))[0]))
+    queue = ErlangC(rate, 180.0, int(productive))
+    assert (raw, productive, planning.scheduled(np.array([productive]))[0]) == (14, 14, 20)
+    assert (round(queue.service_level(20), 5), round(queue.occupancy, 4), round(queue.p_wait, 4)) == (
+        0.88835, 0.7143, 0.1741)
+
+    rate = 1000 / 3600
+    load = rate * 120.0
+    raw = staffing.closed_form("C", rate, 120.0, 1.0, (level,), None)
+    productive = max(raw, float(planning.occupancy_floor(np.array([load]))[0]))
+    queue = ErlangC(rate, 120.0, int(productive))
+    assert round(load, 3) == 33.333 and raw < productive == 40
+    assert planning.scheduled(np.array([productive]))[0] == 58
+    assert (round(queue.p_wait * 100, 2), round(queue.service_level(20) * 100, 2), round(queue.mean_wait, 2),
+            round(queue.occupancy * 100, 2)) == (19.07, 93.72, 3.43, 83.33)
+
+
+def test_occupancy_cap_shrinkage_and_cost_in_a_study():
+    scenario = mmc()
+    planning = staffing.Planning(shrinkage=0.25, max_occupancy=0.5, cost={"a": 30.0}, fte_hours=37.5)
+    study = staffing.requirement(scenario, ["abandonment_rate<=0.5"], replications=4, planning=planning)
+    cells = busy(study)
+    assert (cells["required"] >= np.ceil(cells["load"] / 0.5 - 1e-9)).all()  # the cap binds: targets are loose
+    assert (cells["scheduled"] == np.ceil(cells["required"] / 0.75 - 1e-9)).all()
+    hours = study.agent_hours().loc["support"]
+    assert hours["scheduled"] == cells["scheduled"].sum() and math.isclose(hours["fte"], hours["scheduled"] * 7 / 37.5)
+    assert math.isclose(hours["cost_per_week"], hours["scheduled"] * 7 * 30.0)
+    with pytest.raises(ConvsimError, match="shrinkage 1"):
+        staffing.Planning(shrinkage=1.0)

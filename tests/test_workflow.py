@@ -13,7 +13,7 @@ def names(result, conversation_id=0):
 
 def test_ask_answered_sets_the_field_from_the_trace_and_routes_on_it():
     scenario = make_scenario(teams=TWO_TEAMS, agents=TWO_AGENTS, workflow=[
-        {"type": "ask", "field": "intent", "answers": {"sales": 1}, "delay": CONSTANT},
+        {"type": "ask", "field": "intent", "answers": {"sales": 1}, "duration": CONSTANT},
         {"type": "branch", "rules": [{"when": {"intent": "support"}, "team": "support"}], "default": "sales"},
         {"type": "assign"},
     ])
@@ -47,7 +47,7 @@ def test_ask_unanswered_times_out_and_takes_its_branch():
 
 def test_an_answer_slower_than_the_timeout_is_a_timeout():
     scenario = make_scenario(workflow=[
-        {"type": "ask", "field": "intent", "answers": {"x": 1}, "delay": {"dist": "constant", "value": 200},
+        {"type": "ask", "field": "intent", "answers": {"x": 1}, "duration": {"dist": "constant", "value": 200},
          "timeout": 60},
         {"type": "assign"},
     ])
@@ -58,7 +58,7 @@ def test_an_answer_slower_than_the_timeout_is_a_timeout():
 
 def test_lookup_sets_fields_after_its_latency():
     scenario = make_scenario(teams=TWO_TEAMS, agents=TWO_AGENTS, workflow=[
-        {"type": "lookup", "fields": {"tier": {"vip": 1}}, "latency": {"dist": "constant", "value": 2}},
+        {"type": "lookup", "fields": {"tier": {"vip": 1}}, "duration": {"dist": "constant", "value": 2}},
         {"type": "branch", "rules": [{"when": {"tier": ["vip", "gold"]}, "team": "sales"}], "default": "support"},
         {"type": "assign"},
     ])
@@ -159,6 +159,6 @@ def test_close_step_closes_with_its_category():
 
 
 def test_a_workflow_without_an_assignment_is_closed_by_the_workflow_at_its_end():
-    scenario = make_scenario(workflow=[{"type": "lookup", "fields": {"tier": {"a": 1}}, "latency": CONSTANT}])
+    scenario = make_scenario(workflow=[{"type": "lookup", "fields": {"tier": {"a": 1}}, "duration": CONSTANT}])
     row = run(scenario, make_trace((0, "x"))).conversations.iloc[0]
     assert (row["outcome"], row["category"], row["closed_at"]) == ("closed_by_workflow", "workflow_end", 10.0)

@@ -6,6 +6,11 @@ The log has a row per conversation; our own ``conversations.parquet`` is the ref
 contact attributes. Distributions are fitted by maximum likelihood among exponential, lognormal and
 gamma and the one with the lowest AIC is kept; patience is fitted to waits that ended in abandonment,
 the waits of answered contacts counting as right-censored (their patience was longer).
+
+A message-level log (our ``messages.parquet``: a row per message with ``conversation_id``, ``turn``,
+``who``, ``agent_id``, ``sent_at`` or ``sent_ts``, and ``response_time`` and ``closes`` where known) gives
+message-level handling instead (:func:`fit_messages`): reply and think times, the number of exchanges
+and the contacts' silence.
 """
 
 from __future__ import annotations
@@ -111,7 +116,10 @@ def shares(column: pd.Series) -> dict[str, float]:
 
 def fit(log: pd.DataFrame, start: dt.datetime | None = None) -> tuple[dict[str, Any], dict[str, list[Fit]]]:
     """A scenario fragment (arrivals.generate, handling.handle_time, contacts.patience) fitted from the
-    log, and every distribution fit considered (for the report)."""
+    log, and every distribution fit considered (for the report); from a message-level log, the
+    fragment of message-level handling (:func:`fit_messages`)."""
+    if {"who", "turn"} <= set(log.columns):
+        return fit_messages(log)
     inbound = log[log["source"].astype(str) == "contact"] if "source" in log else log
     if inbound.empty:
         raise TraceError("the log has no inbound conversations to fit")
@@ -138,6 +146,112 @@ def fit(log: pd.DataFrame, start: dt.datetime | None = None) -> tuple[dict[str, 
             fits["patience"] = fit_durations(waited[abandoned].dropna(), waited[~abandoned].dropna())
             fragment["contacts"] = {"patience": fits["patience"][0].spec()}
     return fragment, fits
+
+
+def fit_messages(log: pd.DataFrame) -> tuple[dict[str, Any], dict[str, list[Fit]]]:
+    """Message-level handling fitted from a message log: a scenario fragment (``handling: {mode: messages,
+    messages: …}``) and every fit considered.
+
+    - reply times: an agent writes one reply at a time, first come first served, so a reply was written
+      from the later of its message and the agent's previous reply to its send (a conversation's first
+      reply is left out: it waited for the assignment too, which the log does not hold);
+    - think times: a contact's message (turn 2 on) less the agent's reply before it;
+    - silence: the share of replies that neither closed the conversation nor got an answer (replies
+      too close to the log's end to tell are left out);
+    - exchanges: agent replies of the conversations the agent closed, as shares of counts or as a
+      resolution probability per reply (geometric), whichever has the lower AIC; both corrected for the
+      conversations that silence ended first (a longer one is likelier to be cut short)."""
+    m = _message_frame(log)
+    agent = m["who"] == "agent"
+    replies = m[agent]
+    if len(replies) < 2:
+        raise TraceError("the message log has too few agent replies to fit")
+    # reply times: from max(the message answered, the agent's previous reply) to the send
+    awaited = replies["sent_at"] - replies["response_time"]
+    previous = replies.groupby("agent_key", sort=False)["sent_at"].shift(1)
+    began = np.fmax(awaited.to_numpy(), previous.to_numpy())
+    writing = (replies["sent_at"].to_numpy() - began)[(replies["turn"] > 1).to_numpy() & ~np.isnan(began)]
+    fits = {"reply_time": fit_durations(writing)}
+    # think times: the contact's message at turn k after the agent's reply at turn k - 1
+    sent = m.set_index(["conversation_key", "turn", "who"])["sent_at"]
+    contacts = m[(~agent) & (m["turn"] > 1)]
+    before = sent.reindex(pd.MultiIndex.from_arrays([contacts["conversation_key"], contacts["turn"] - 1,
+                                                     np.full(len(contacts), "agent")]))
+    thinks = contacts["sent_at"].to_numpy() - before.to_numpy()
+    fits["think_time"] = fit_durations(thinks[~np.isnan(thinks)])
+    # silence: a reply that did not close, answered by the contact or not (unknowable near the end)
+    answered = pd.MultiIndex.from_arrays([contacts["conversation_key"], contacts["turn"] - 1])
+    open_replies = replies[~replies["closes"]]
+    known = open_replies["sent_at"] <= m["sent_at"].max() - np.percentile(thinks[~np.isnan(thinks)], 99.9)
+    keys = pd.MultiIndex.from_arrays([open_replies["conversation_key"], open_replies["turn"]])[known.to_numpy()]
+    silent = 1 - float(np.mean(keys.isin(answered))) if len(keys) else 0.0
+    # exchanges: agent replies of the conversations closed by the agent's last reply
+    closed = replies[replies["closes"]]
+    counts = replies[replies["conversation_key"].isin(closed["conversation_key"])].groupby(
+        "conversation_key", sort=False).size().to_numpy()
+    if len(counts) < 2:
+        raise TraceError("the message log has too few conversations closed by an agent to fit their exchanges")
+    fits["exchanges"], ending = _fit_exchanges(counts, silent)
+    messages = {"reply_time": fits["reply_time"][0].spec(), "think_time": fits["think_time"][0].spec(), **ending,
+                "silent_probability": round(silent, 6)}
+    return {"handling": {"mode": "messages", "messages": messages}}, fits
+
+
+def _message_frame(log: pd.DataFrame) -> pd.DataFrame:
+    """The log's messages with seconds, keys per conversation and per agent (several runs may share a
+    log: strategy and seed tell them apart), ``response_time`` and ``closes`` filled in where missing."""
+    m = log.copy()
+    if "sent_at" not in m:
+        if "sent_ts" not in m:
+            raise TraceError("the message log needs a sent_at (seconds) or sent_ts (timestamp) column")
+        stamps = pd.to_datetime(m["sent_ts"])
+        m["sent_at"] = (stamps - stamps.min()).dt.total_seconds()
+    missing = [c for c in ("conversation_id", "turn", "who", "agent_id") if c not in m]
+    if missing:
+        raise TraceError(f"the message log lacks the column(s) {', '.join(missing)}")
+    m["who"] = m["who"].astype(str)
+    runs = [c for c in ("strategy", "seed") if c in m]
+    m["conversation_key"] = m.groupby([*runs, "conversation_id"], sort=False, observed=True).ngroup()
+    m["agent_key"] = m.groupby([*runs, "agent_id"], sort=False, observed=True, dropna=False).ngroup()
+    m = m.sort_values(["sent_at", "conversation_key", "turn"], kind="stable")
+    if "response_time" not in m:  # the agent's reply at turn k answers the contact's message at turn k
+        sent = m[m["who"] == "contact"].set_index(["conversation_key", "turn"])["sent_at"]
+        asked = sent.reindex(pd.MultiIndex.from_arrays([m["conversation_key"], m["turn"]])).to_numpy()
+        m["response_time"] = np.where(m["who"] == "agent", m["sent_at"].to_numpy() - asked, np.nan)
+    if "closes" not in m:  # every conversation's last message, if the agent's, closed it
+        last = m.groupby("conversation_key", sort=False)["sent_at"].transform("max")
+        m["closes"] = (m["who"] == "agent") & (m["sent_at"] == last)
+    m["closes"] = m["closes"].astype(bool)
+    return m
+
+
+def _fit_exchanges(counts: np.ndarray, silent: float) -> tuple[list[Fit], dict[str, Any]]:
+    """The number of exchanges: a geometric resolution per reply, or shares of counts, best AIC first.
+
+    A conversation of k exchanges is seen to close only if its contact stayed through k − 1 replies, with
+    probability (1 − silent)^(k − 1); both fits divide that out."""
+    stay = 1 - silent
+    values, seen = np.unique(counts, return_counts=True)
+    weights = seen / stay ** (values - 1.0)
+    shares = weights / weights.sum()
+    n = len(counts)
+    observed = 1 / counts.mean()  # the geometric of the closed ones: resolve, and stay, at each reply
+    resolve = float(np.clip(1 - (1 - observed) / stay, 1e-9, 1.0))
+    # log-likelihoods of what was seen: the closed conversations' counts
+    p_seen = 1 - (1 - resolve) * stay
+    geometric_ll = float(np.sum((counts - 1) * np.log1p(-min(p_seen, 1 - 1e-12)) + np.log(p_seen)))
+    seen_shares = seen / n
+    counts_ll = float(np.sum(seen * np.log(seen_shares)))
+    mean = float(shares @ values)
+    sd = float(math.sqrt(max(shares @ values**2 - mean**2, 0.0)))
+    candidates = [
+        (Fit("geometric", 1 / resolve, math.sqrt(1 - resolve) / resolve, geometric_ll, 2 - 2 * geometric_ll, n),
+         {"resolve_probability": round(resolve, 6)}),
+        (Fit("counts", mean, sd, counts_ll, 2 * (len(values) - 1) - 2 * counts_ll, n),
+         {"exchanges": {int(v): round(float(s), 6) for v, s in zip(values, shares, strict=True)}}),
+    ]
+    candidates.sort(key=lambda pair: pair[0].aic)
+    return [fit for fit, _ in candidates], candidates[0][1]
 
 
 def read_log(path: Path) -> pd.DataFrame:

@@ -15,10 +15,21 @@ Definitions (every KPI of ours uses these):
 - ``first_response_time``: opened → the agent's first message (human replies only).
 - ``service_level``: first responded within the target / offered ("answered within t over all
   offered"); ``service_level_of_answered``: the same over answered conversations only.
+- ``service_level_from_queue`` and ``asa_from_queue`` (average speed of answer): measured as workforce
+  planners measure them, from queue entry — the assign step, so after the workflow's questions and
+  look-ups and after a bot's handover to a human — to the agent's first message; the service level
+  over all offered, the ASA over the answered.
 - ``abandonment_rate``: abandoned / offered.
 - ``resolution_time``: opened → closed, for conversations an agent closed (resolved or auto-closed).
 - ``agent_occupancy``: busy slot-time / online slot-time (slots = capacity); ``agent_utilisation``:
   time with at least one open conversation / online time.
+
+Message-level handling only (``messages=True``: in the summary of such runs alone, and no staffing target):
+- ``response_time``: a human agent's reply ← the contact's message it answers, over every reply (the
+  first reply's is the first response time); ``longest_response_time``: a conversation's longest wait
+  for a reply; ``exchanges``: agent replies per conversation the agent closed (resolved or auto-closed);
+- ``agent_concurrency``: conversations an agent holds open, weighted by its online time;
+  ``agent_writing_share``: the share of an agent's online time spent writing replies.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ import pandas as pd
 
 from sim.analysis.theory import ErlangA, ErlangC
 
-Unit = Literal["count", "share", "seconds", "index"]
+Unit = Literal["count", "share", "seconds", "index", "number"]  # number: a mean of counts
 Measure = Callable[["Conversations"], np.ndarray]
 
 
@@ -47,6 +58,17 @@ class Conversations:
     duration: float
     service_target: float
     within: float
+    messages: pd.DataFrame | None = None  # message-level handling: the run's messages table
+
+    @cached_property
+    def replies(self) -> pd.DataFrame:
+        """Message-level handling: the human agents' replies to a contact's message in these conversations."""
+        m = self.messages
+        if m is None:
+            return pd.DataFrame({"conversation_id": [], "response_time": []})
+        keep = (m["who"] == "agent").to_numpy() & m["response_time"].notna().to_numpy()
+        keep &= np.isin(m["conversation_id"].to_numpy(), self.frame["conversation_id"].to_numpy())
+        return m[keep]
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.frame[column].to_numpy()
@@ -82,11 +104,12 @@ class Kpi:
     timed: bool = False  # counts within a time t: a target names it, e.g. @60s
     erlang: tuple[Callable[[ErlangC, float], float], Callable[[ErlangA, float], float]] | None = None  # at t
     agents: Callable[[pd.DataFrame], float] | None = None  # of the agents table (those online)
+    messages: bool = False  # of message-level handling: only in the summary of its runs
 
     @property
     def ratio(self) -> bool:
-        """The numerator's mean over the denominator: a ratio tallied per interval."""
-        return self.denominator is not None and self.percentile is None
+        """The numerator's mean over the denominator: a ratio tallied per interval (of conversations)."""
+        return self.denominator is not None and self.percentile is None and not self.messages
 
     def value(self, c: Conversations) -> float:
         """The KPI over the conversations of ``c`` (NaN when the denominator is empty)."""
@@ -126,6 +149,21 @@ def _known(values: np.ndarray) -> np.ndarray:
     return ~np.isnan(values)
 
 
+def _from_queue(c: Conversations) -> np.ndarray:
+    """Queue entry (the assign step: after the workflow, or the bot's handover to a human) → the agent's
+    first message."""
+    return c["first_response_at"] - c["queued_at"]
+
+
+def _every_reply(c: Conversations) -> np.ndarray:
+    return np.ones(len(c.replies), bool)
+
+
+def _time_weighted(values: pd.Series, weights: pd.Series) -> float:
+    values, weights = values.to_numpy(dtype=float), weights.to_numpy(dtype=float)
+    return float(values @ weights / weights.sum()) if weights.sum() > 0 else float("nan")
+
+
 KPIS = {kpi.name: kpi for kpi in (
     Kpi("conversations_opened", "count", "conversations opened", numerator=lambda c: np.ones(len(c.frame), bool)),
     Kpi("conversations_closed", "count", "conversations closed", numerator=lambda c: c["outcome"] != "open_at_end"),
@@ -139,6 +177,12 @@ KPIS = {kpi.name: kpi for kpi in (
     Kpi("service_level_of_answered", "share", "service level of answered", "higher", timed=True,
         numerator=lambda c: c["first_response_time"] <= c.within, denominator=lambda c: c.answered,
         erlang=(lambda q, t: q.service_level(t), lambda q, t: q.service_level_answered_of_answered(t))),
+    Kpi("service_level_from_queue", "share", "service level from queue entry", "higher", timed=True,
+        numerator=lambda c: _from_queue(c) <= c.within, denominator=lambda c: c.offered,
+        erlang=(lambda q, t: q.service_level(t), lambda q, t: q.service_level_answered_of_all(t))),
+    Kpi("asa_from_queue", "seconds", "average speed of answer from queue entry", "lower",
+        numerator=_from_queue, denominator=lambda c: c.answered,
+        erlang=(lambda q, t: q.mean_wait, lambda q, t: q.mean_wait_answered)),
     Kpi("first_response_time_mean", "seconds", "mean first response time", "lower",
         numerator=lambda c: c["first_response_time"], denominator=lambda c: c.answered,
         erlang=(lambda q, t: q.mean_wait, lambda q, t: q.mean_wait_answered)),
@@ -163,7 +207,25 @@ KPIS = {kpi.name: kpi for kpi in (
         numerator=lambda c: c["outcome"] == "bot_resolved", denominator=lambda c: c["bot"]),
     Kpi("returning_share", "share", "share of returning contacts",
         numerator=lambda c: c["generation"] > 0, denominator=lambda c: c["source"] == "contact"),
+    Kpi("response_time_mean", "seconds", "mean response time", "lower", messages=True,
+        numerator=lambda c: c.replies["response_time"].to_numpy(), denominator=_every_reply),
+    Kpi("response_time_p90", "seconds", "response time, 90th percentile", "lower", messages=True,
+        numerator=lambda c: c.replies["response_time"].to_numpy(), denominator=_every_reply, percentile=90),
+    Kpi("longest_response_time_mean", "seconds", "mean longest wait for a reply", "lower", messages=True,
+        numerator=lambda c: c["response_time_max"], denominator=lambda c: _known(c["response_time_max"])),
+    Kpi("exchanges_mean", "number", "mean exchanges per conversation", messages=True,
+        numerator=lambda c: c["exchanges"].astype(float),
+        denominator=lambda c: np.isin(c["outcome"], ["resolved", "auto_closed"]) & (c["exchanges"] > 0)),
+    Kpi("agent_concurrency_mean", "number", "mean open conversations per online agent", messages=True,
+        agents=lambda a: _time_weighted(a["concurrency_mean"], a["online_time"])),
+    Kpi("agent_writing_share_mean", "share", "mean share of online time writing replies", messages=True,
+        agents=lambda a: _mean(a["writing_share"].to_numpy())),
 )}
+
+
+def measured(messages: bool = False) -> list[str]:
+    """The KPIs a run's summary holds: every one, less message-level handling's unless the run has it."""
+    return [name for name, kpi in KPIS.items() if messages or not kpi.messages]
 
 
 def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
@@ -179,4 +241,6 @@ def format_kpi(kpi: str, value: float, signed: bool = False) -> str:
         return f"{value:{sign}.1f} s"
     if unit == "index":
         return f"{value:{sign}.3f}"
+    if unit == "number":
+        return f"{value:{sign},.2f}"
     return f"{value:{sign},.0f}"

@@ -11,13 +11,14 @@ import pandas as pd
 
 from sim.analysis import kpis
 from sim.engine import events as ev
-from sim.engine.records import Columns, EventLog, RunInfo, RunRecords
+from sim.engine.records import WHO, Columns, EventLog, MessageLog, RunInfo, RunRecords
 
 CONVERSATION_COLUMNS = (  # the fixed columns of conversations; the contact fields learned come beside them
     "strategy", "seed", "conversation_id", "contact_id", "source", "channel", "team", "agent_id", "opened_at",
     "queued_at", "left_queue_at", "assigned_at", "first_response_at", "closed_at", "outcome", "category",
     "messages", "generation", "handbacks", "skill_match", "bot", "queue_time", "time_to_assignment",
-    "first_response_time", "resolution_time", "opened_ts", "first_response_ts", "closed_ts")
+    "first_response_time", "resolution_time", "opened_ts", "first_response_ts", "closed_ts",
+    "exchanges", "response_time_max")  # the last two: message-level handling only
 
 
 def fields(columns: Iterable[str]) -> list[str]:
@@ -73,7 +74,64 @@ def conversations(records: RunRecords) -> pd.DataFrame:
     start = pd.Timestamp(info.start)
     for column in ("opened_at", "first_response_at", "closed_at"):
         frame[column.replace("_at", "_ts")] = start + pd.to_timedelta(frame[column], unit="s")
+    if "exchanges" in c:  # message-level handling: agent replies, and the longest wait for one
+        frame["exchanges"] = c["exchanges"]
+        frame["response_time_max"] = c["response_time_max"]
     return frame
+
+
+def messages(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
+    """Message-level handling's messages (or one chunk of them): a row per message of a conversation's
+    turns — the contact's, and the agent's reply with its response time (since the message it answers).
+
+    Category columns have fixed categories, so chunks written one after another share a schema."""
+    if columns is None:
+        columns = {name: np.empty(0, dtype=dtype) for name, dtype in MessageLog.SCHEMA}
+    n = len(columns["sent_at"])
+    return pd.DataFrame({
+        "strategy": pd.Categorical([info.strategy] * n),
+        "seed": np.full(n, info.seed),
+        "conversation_id": columns["conversation_id"],
+        "turn": columns["turn"],
+        "who": _category(columns["who"], list(WHO)),
+        "agent_id": _optional(columns["agent"], info.agent_ids),
+        "sent_at": columns["sent_at"],
+        "sent_ts": pd.Timestamp(info.start) + pd.to_timedelta(columns["sent_at"], unit="s"),
+        "response_time": columns["response_time"],
+        "closes": columns["closes"],
+    })
+
+
+def replies(records: RunRecords) -> pd.DataFrame:
+    """Message-level handling: the agents' replies as the KPIs read them (conversation, response time) —
+    from the messages, or, when those were streamed, from what the run kept of them."""
+    if records.messages is not None:
+        return messages(records.messages, records.info)
+    kept = records.replies or {"conversation_id": np.empty(0, dtype="i8"), "response_time": np.empty(0)}
+    return pd.DataFrame({"conversation_id": kept["conversation_id"],
+                         "who": pd.Categorical(["agent"] * len(kept["conversation_id"]), categories=list(WHO)),
+                         "response_time": kept["response_time"]})
+
+
+def concurrency(records: RunRecords) -> pd.DataFrame:
+    """Message-level handling: per agent, its online time with each number of conversations open (the
+    time-weighted distribution of its concurrency) and that time's share of its online time."""
+    levels = records.concurrency
+    if levels is None:
+        return pd.DataFrame(columns=["strategy", "seed", "agent_id", "team", "open", "online_time", "share"])
+    agents, width = levels.shape
+    online = levels.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(online > 0, levels / online, np.nan)
+    return pd.DataFrame({
+        "strategy": pd.Categorical([records.info.strategy] * (agents * width)),
+        "seed": records.info.seed,
+        "agent_id": np.repeat(records.info.agent_ids, width),
+        "team": np.repeat(_category(records.agents["team"], records.info.teams), width),
+        "open": np.tile(np.arange(width), agents),
+        "online_time": levels.ravel(),
+        "share": share.ravel(),
+    })
 
 
 def events(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
@@ -117,7 +175,18 @@ def agents(records: RunRecords) -> pd.DataFrame:
         "overtime": a["overtime"],
         "occupancy": occupancy,
         "utilisation": utilisation,
-    })
+    } | (_attention(records, online) if records.concurrency is not None else {}))
+
+
+def _attention(records: RunRecords, online: np.ndarray) -> dict[str, np.ndarray]:
+    """Message-level handling: each agent's time writing replies, its share of the online time, and the
+    time-weighted mean of the conversations it held open while online."""
+    levels = records.concurrency
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"writing_time": records.agents["writing_time"],
+                "writing_share": np.where(online > 0, records.agents["writing_time"] / online, np.nan),
+                "concurrency_mean": np.where(online > 0, levels @ np.arange(levels.shape[1]) / levels.sum(axis=1),
+                                             np.nan)}
 
 
 def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -190,23 +259,29 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame) -> dict[str, Any]:
+def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame,
+            message_table: pd.DataFrame | None = None) -> dict[str, Any]:
     """The run's KPIs (:mod:`sim.analysis.kpis`), over the conversations opened after the scenario's
-    warm-up (the agents': over the whole run)."""
+    warm-up (the agents': over the whole run); message-level handling's only for its runs."""
     info = records.info
     working = agent_table[agent_table["online_time"] > 0]
+    messages = info.handling == "messages"
     return {
         "strategy": info.strategy, "seed": info.seed, "duration": info.duration,
         "service_target": info.service_target, "warmup": info.warmup,
-        **conversation_kpis(frame, info.duration, info.service_target, info.warmup),
-        **{kpi.name: kpi.agents(working) for kpi in kpis.KPIS.values() if kpi.agents is not None},
+        **conversation_kpis(frame, info.duration, info.service_target, info.warmup, message_table),
+        **{kpi.name: kpi.agents(working) for kpi in kpis.KPIS.values()
+           if kpi.agents is not None and (messages or not kpi.messages)},
     }
 
 
 def conversation_kpis(frame: pd.DataFrame, duration: float, service_target: float,
-                      warmup: float = 0.0) -> dict[str, float]:
+                      warmup: float = 0.0, messages: pd.DataFrame | None = None) -> dict[str, float]:
     """The KPIs that conversations alone decide (all but the agents'), over those of a run of
-    ``duration`` seconds opened after ``warmup`` — for a whole run or for a segment of it."""
+    ``duration`` seconds opened after ``warmup`` — for a whole run or for a segment of it. Message-level
+    handling's are there for its runs (whose conversations have ``exchanges``), from its ``messages``."""
     frame = frame[frame["opened_at"] >= warmup] if warmup > 0 else frame
-    view = kpis.Conversations(frame, duration, service_target, service_target)
-    return {kpi.name: kpi.value(view) for kpi in kpis.KPIS.values() if kpi.numerator is not None}
+    view = kpis.Conversations(frame, duration, service_target, service_target, messages)
+    level = "exchanges" in frame
+    return {kpi.name: kpi.value(view) for kpi in kpis.KPIS.values()
+            if kpi.numerator is not None and (level or not kpi.messages)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -15,13 +15,17 @@ from sim.errors import ConvsimError
 
 @dataclass(frozen=True)
 class Result:
-    """The tables of one or more runs, each with a ``strategy`` (and ``seed``) column."""
+    """The tables of one or more runs, each with a ``strategy`` (and ``seed``) column; message-level
+    handling's runs add ``messages`` (a row per message of the turns) and ``concurrency`` (per agent, online
+    time with each number of conversations open), empty otherwise."""
 
     conversations: pd.DataFrame
     events: pd.DataFrame
     agents: pd.DataFrame
     intervals: pd.DataFrame
     summary: pd.DataFrame  # a row per run, a column per KPI
+    messages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    concurrency: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def kpis(self, formatted: bool = False, by: str | None = None) -> pd.DataFrame:
         """The KPIs side by side: a row per KPI, a column per strategy (the mean over replications);
@@ -29,10 +33,12 @@ class Result:
         segment of a conversations column (``team``, ``channel``, a learned field such as ``tier``; those
         without a value as "(not known)"), with the KPIs that conversations alone decide."""
         if by is None:
-            table = self.summary.groupby("strategy", observed=True, sort=False)[list(KPIS)].mean().T
+            measured = [kpi for kpi in KPIS if kpi in self.summary]
+            table = self.summary.groupby("strategy", observed=True, sort=False)[measured].mean().T
         else:
-            kpis = [kpi.name for kpi in KPIS.values() if kpi.numerator is not None]
-            table = self.segments(by).groupby(["strategy", by], observed=True, sort=False)[kpis].mean().T
+            segments = self.segments(by)
+            kpis = [kpi.name for kpi in KPIS.values() if kpi.numerator is not None and kpi.name in segments]
+            table = segments.groupby(["strategy", by], observed=True, sort=False)[kpis].mean().T
         if formatted:
             return table.apply(lambda row: row.map(lambda value: format_kpi(row.name, value)), axis=1)
         return table
@@ -47,11 +53,13 @@ class Result:
         runs = self.summary.set_index(["strategy", "seed"])
         segments = self.conversations[by].astype(object).where(self.conversations[by].notna(), "(not known)")
         rows = []
+        messages = (dict(iter(self.messages.groupby(["strategy", "seed"], observed=True, sort=False)))
+                    if len(self.messages) else {})
         for (strategy, seed, segment), frame in self.conversations.groupby(["strategy", "seed", segments],
                                                                             observed=True, sort=False):
             run = runs.loc[(strategy, seed)]
             rows.append({"strategy": strategy, "seed": seed, by: segment, **metrics.conversation_kpis(
-                frame, run["duration"], run["service_target"], run["warmup"])})
+                frame, run["duration"], run["service_target"], run["warmup"], messages.get((strategy, seed)))})
         table = pd.DataFrame(rows)
         table["strategy"] = pd.Categorical(table["strategy"], categories=list(self.summary["strategy"].cat.categories))
         return table
@@ -87,7 +95,8 @@ class Result:
                                                     categories=list(dict.fromkeys(joined["strategy"].astype(str))))
             return joined
 
-        return cls(*(concat(name) for name in ("conversations", "events", "agents", "intervals", "summary")))
+        return cls(*(concat(name) for name in ("conversations", "events", "agents", "intervals", "summary",
+                                               "messages", "concurrency")))
 
 
 SEGMENTS = ("team", "channel", "source", "agent_id")
@@ -97,10 +106,16 @@ def tables(records: RunRecords) -> Result:
     """The DataFrames of one run's records."""
     conversation_table = metrics.conversations(records)
     agent_table = metrics.agents(records)
+    levelled = records.info.handling == "messages"
+    message_table = metrics.messages(records.messages, records.info) if levelled else pd.DataFrame()
     return Result(
         conversations=conversation_table,
         events=metrics.events(records.events, records.info),
         agents=agent_table,
         intervals=metrics.intervals(records, conversation_table),
-        summary=pd.DataFrame([metrics.summary(records, conversation_table, agent_table)]),
+        summary=pd.DataFrame([metrics.summary(records, conversation_table, agent_table,
+                                              (message_table if records.messages is not None else
+                                               metrics.replies(records)) if levelled else None)]),
+        messages=message_table,
+        concurrency=metrics.concurrency(records) if levelled else pd.DataFrame(),
     )

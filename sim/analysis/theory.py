@@ -287,5 +287,55 @@ def square_root_staffing(load: float, beta: float) -> int:
     return math.ceil(load + beta * math.sqrt(load) - 1e-12)
 
 
-__all__ = ["ErlangA", "ErlangC", "PriorityErlangC", "agents_for_service_level", "erlang_b", "halfin_whitt_beta",
-           "square_root_staffing"]
+
+@dataclass(frozen=True)
+class MachineRepairman:
+    """The finite-source queue M/M/1//N (the machine-repairman model): one agent holding ``chats``
+    never-ending conversations, each contact answering after an exponential think time of mean
+    ``mean_think`` seconds, the agent writing replies of exponential length (mean ``mean_reply``) one at
+    a time, first come first served.
+
+    P(n messages await the agent) ∝ N! / (N − n)! · rⁿ with r = mean_reply / mean_think (in log space)."""
+
+    chats: int
+    mean_think: float
+    mean_reply: float
+
+    @cached_property
+    def p(self) -> list[float]:
+        """The stationary distribution of the number of messages at the agent (awaiting or being answered)."""
+        n, r = self.chats, self.mean_reply / self.mean_think
+        logs = [math.lgamma(n + 1) - math.lgamma(n - k + 1) + k * math.log(r) for k in range(n + 1)]
+        top = max(logs)
+        weights = [math.exp(v - top) for v in logs]
+        total = math.fsum(weights)
+        return [w / total for w in weights]
+
+    @property
+    def utilisation(self) -> float:
+        """The share of time the agent writes: 1 − P(nothing awaits)."""
+        return 1 - self.p[0]
+
+    @property
+    def throughput(self) -> float:
+        """Replies per second."""
+        return self.utilisation / self.mean_reply
+
+    @property
+    def mean_at_agent(self) -> float:
+        """Mean number of messages awaiting a reply or being answered."""
+        return math.fsum(k * pk for k, pk in enumerate(self.p))
+
+    @property
+    def mean_response(self) -> float:
+        """Mean response time (a contact's message → the agent's reply), seconds: N / X − think time."""
+        return self.chats / self.throughput - self.mean_think
+
+    @property
+    def mean_wait(self) -> float:
+        """Mean wait for the agent's attention before it starts writing, seconds."""
+        return self.mean_response - self.mean_reply
+
+
+__all__ = ["ErlangA", "ErlangC", "MachineRepairman", "PriorityErlangC", "agents_for_service_level", "erlang_b",
+           "halfin_whitt_beta", "square_root_staffing"]

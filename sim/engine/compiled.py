@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from sim import units
-from sim.engine.entities import INF, Agent, Attribute, Group, Team
+from sim.engine.entities import INF, Agent, Attribute, ChatAgent, Group, Team
+from sim.engine.handling import MessageDraws
 from sim.engine.records import RunInfo
 from sim.engine.workflow import Workflow
 from sim.errors import ScenarioError, StrategyError, TraceError
@@ -58,6 +59,7 @@ class CompiledRun:
     silent: Draws | None
     return_draw: Draws | None
     return_delay: Draws | Fixed | None
+    messages: MessageDraws | None = None  # message-level handling's draws (turns, exchanges, silence)
 
     @property
     def info(self) -> RunInfo:
@@ -66,7 +68,7 @@ class CompiledRun:
         return RunInfo(strategy=self.strategy_name, seed=self.seed, start=scenario.start, duration=scenario.duration,
                        interval=scenario.interval, service_target=scenario.service_target, warmup=scenario.warmup,
                        contact_ids=self.contact_ids, channels=self.channels, teams=list(self.teams),
-                       agent_ids=[a.id for a in self.agents])
+                       agent_ids=[a.id for a in self.agents], handling=scenario.handling.mode)
 
 
 class CaseDraws:
@@ -150,6 +152,7 @@ def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = 
     seed = scenario.seed if seed is None else seed
     streams = Streams(seed)
     trace_time, trace_contact, contact_ids, contact_index = _contacts(scenario, trace)
+    _check_times(trace_time, scenario)
     channels = list(scenario.channels)
     given = {column: trace[column].to_numpy(dtype=float).tolist() for column in GIVEN if column in trace}
     attributes = {column: Attribute(values.cat.codes.to_numpy(), [str(c) for c in values.cat.categories])
@@ -195,7 +198,18 @@ def compile_run(scenario: Scenario, trace: pd.DataFrame, strategy: str | None = 
         silent=streams.draws(uniform, "silent") if contacts.silent_share else None,
         return_draw=streams.draws(uniform, "return") if returning else None,
         return_delay=draws(streams, returning.delay, "return_delay") if returning else None,
+        messages=_messages(scenario, streams),
     )
+
+
+def _messages(scenario: Scenario, streams: Streams) -> MessageDraws | None:
+    """Message-level handling's draws; a never-ending conversation cannot be drained."""
+    if scenario.handling.mode != "messages":
+        return None
+    if scenario.drain and scenario.handling.messages.mean_exchanges == INF:
+        raise ScenarioError(f"{scenario.source}: drain: conversations that never end (handling.messages."
+                            "resolve_probability 0) cannot be drained; set drain: false")
+    return MessageDraws(scenario, streams)
 
 
 def _contacts(scenario: Scenario, trace: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index, dict[str, int]]:
@@ -208,6 +222,16 @@ def _contacts(scenario: Scenario, trace: pd.DataFrame) -> tuple[np.ndarray, np.n
     contact_index = {contact_id: int(contact_ids.get_loc(contact_id))
                      for contact_id in dict.fromkeys(o.contact_id for o in scenario.outbound)}
     return trace["time"].to_numpy(dtype=float), contacts.cat.codes.to_numpy(), contact_ids, contact_index
+
+
+def _check_times(times: np.ndarray, scenario: Scenario) -> None:
+    """A trace's times lie in the scenario's [0, duration): a row at or after the end (or before the start,
+    or not a finite number) is an error, as the trace file's loader says, never silently left out."""
+    outside = ~((times >= 0) & (times < scenario.duration))
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise TraceError(f"{scenario.source}: trace: {int(outside.sum())} row(s) with a time outside the "
+                         f"scenario's [0, {scenario.duration:g}) s, first at row {row}: time {float(times[row])!r}")
 
 
 def _channels(trace: pd.DataFrame, channels: list[str]) -> np.ndarray:
@@ -225,8 +249,9 @@ def _teams(scenario: Scenario, streams: Streams, given: dict[str, list[float]],
     teams = {}
     for index, (name, spec) in enumerate(scenario.teams.items()):
         where = f"teams.{name}.handle_time" if spec.handle_time else "handling.handle_time"
-        handle_times = varying(scenario, attributes, streams, spec.handle_time or handling.handle_time, where,
-                               "handle_time", name)
+        dist = spec.handle_time or handling.handle_time  # none in message-level handling
+        handle_times = Fixed(float("nan")) if dist is None else varying(scenario, attributes, streams, dist, where,
+                                                                         "handle_time", name)
         if "handle_time" in given:
             handle_times = Given(given["handle_time"], handle_times)
         first_response = draws(streams, spec.first_response or handling.first_response, "first_response", name)
@@ -240,12 +265,13 @@ def _agents(scenario: Scenario, teams: dict[str, Team]
     online spans by its shifts; and the groups whose headcount follows a table (ContactCenters' rule)."""
     agents, shifts, groups = [], [], []
     served = scenario.agent_teams()
+    kind = ChatAgent if scenario.handling.mode == "messages" else Agent
     for spec in scenario.agents:
         own = tuple(teams[name] for name in served[spec.id])
         members = []
         dynamic = spec.headcount is not None and spec.headcount.on_drop == "idle_first"
         for number, agent_id in enumerate(spec.ids(), start=1):
-            agent = Agent(len(agents), agent_id, own, spec)
+            agent = kind(len(agents), agent_id, own, spec)
             for team in own:
                 team.agents.append(agent)
                 team.free[agent] = None

@@ -6,6 +6,7 @@ Agents, teams and conversations are what strategies see through the read-only vi
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection
 
 import numpy as np
@@ -29,7 +30,7 @@ class Team:
     served first. ``servers`` are the teams whose agents may take from its queue (itself, and those an
     assign step lists after it); ``simple``: itself only, in queue order (the engine's fast path)."""
 
-    __slots__ = ("agents", "available", "first_response", "free", "handle_time", "index", "name",
+    __slots__ = ("agents", "alone", "available", "first_response", "free", "handle_time", "index", "name",
                  "offline_ok", "returned", "servers", "simple", "waiting")
 
     def __init__(self, index: int, name: str, first_response: Draws | Fixed, handle_time: Draws | Fixed | Given
@@ -46,6 +47,7 @@ class Team:
         self.offline_ok = 0  # queued conversations that may go to an offline agent
         self.servers: list[Team] = [self]
         self.simple = True
+        self.alone = (self,)  # a conversation routed here alone: its teams
 
     def __repr__(self) -> str:
         return f"Team({self.name!r})"
@@ -102,6 +104,30 @@ class Agent:
         return f"Agent({self.id!r}, open={self.open}/{self.capacity}, online={self.online})"
 
 
+class ChatAgent(Agent):
+    """An agent of message-level handling: its attention goes to one reply at a time (``writing``), the
+    replies its open chats await queue in its ``inbox`` (first come first served); ``levels[k]`` is its
+    online time with ``k`` conversations open, ``writing_time`` the time it spent writing."""
+
+    __slots__ = ("inbox", "levels", "writing", "writing_since", "writing_time")
+
+    def __init__(self, index: int, agent_id: str, teams: tuple[Team, ...], spec: AgentSpec) -> None:
+        super().__init__(index, agent_id, teams, spec)
+        self.inbox: deque[Conversation] = deque()
+        self.writing: Conversation | None = None
+        self.writing_since = 0.0
+        self.writing_time = 0.0
+        self.levels = [0.0] * (self.capacity + 1)
+
+    def account(self, now: float) -> None:
+        if self.online:
+            levels, open_ = self.levels, self.open
+            if open_ >= len(levels):  # more open than slots: capacity counted in units per channel
+                levels.extend([0.0] * (open_ + 1 - len(levels)))
+            levels[open_] += now - self.changed_at
+        super().account(now)
+
+
 class Group:
     """Agents of one scenario group whose headcount follows a table per period (ContactCenters' rule
     when it drops: idle agents leave first, and none of the group takes new work until no more than
@@ -122,7 +148,7 @@ class Assignment:
     routed team) whose agents may take it, waiting in the first one's queue; ``weighted``: capacity is
     counted in units per channel."""
 
-    __slots__ = ("max_open", "on_timeout", "only_online", "patience", "skills_from", "strategy", "teams",
+    __slots__ = ("max_open", "on_timeout", "only_online", "patience", "plain", "skills_from", "strategy", "teams",
                  "timeout", "weighted")
 
     def __init__(self, teams: tuple[Team, ...] | None, strategy: Strategy, only_online: bool = True,
@@ -131,6 +157,7 @@ class Assignment:
                  weighted: bool = False) -> None:
         self.teams = teams
         self.weighted = weighted
+        self.plain = teams is None and max_open is None and not weighted  # candidates: the team's available
         self.on_timeout = on_timeout
         self.strategy = strategy
         self.only_online = only_online
@@ -206,6 +233,16 @@ class Conversation:
     stretch = 1.0
     skill_match = -1  # 1 or 0 once assigned with required skills
     bot = False
+    # message-level handling: agent replies sent, the turn ending it (resolved), the turn after which the
+    # contact goes silent, when the contact's message now awaiting a reply was sent (NaN: none awaits),
+    # whether the contact is silent, the longest wait for a reply so far
+    turn = 0
+    exchanges = -1.0
+    silent_at = INF
+    awaiting = float("nan")
+    silent = False
+    response_time_max = float("nan")
+    replies = thinks = ()  # the reply and think times of its first turns
 
     def __init__(self, number: int, contact: int, source: int, channel: str, channel_code: int, root: int,
                  generation: int, now: float, previous_agent: Agent | None) -> None:

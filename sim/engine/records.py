@@ -18,7 +18,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import simpy
 
-    from sim.engine.world import Conversation
+    from sim.engine.entities import Conversation
 
 CHUNK = 1 << 16
 Columns = dict[str, np.ndarray]
@@ -141,6 +141,79 @@ class ConversationLog(_Chunked):
         return super().columns(np.argsort(ids, kind="stable"))
 
 
+class MessageConversationLog(ConversationLog):
+    """The conversation log of message-level handling: a row also says how many replies the agent sent
+    (its ``exchanges``) and the longest a message of the contact waited for one."""
+
+    SCHEMA = (*ConversationLog.SCHEMA, ("exchanges", "i4"), ("response_time_max", "f8"))
+
+    def __init__(self, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(fields)
+        self.exchanges = 0  # agent replies over every conversation recorded
+
+    def add(self, c: Conversation) -> None:
+        exchanges, response_time_max = self.appends[len(ConversationLog.SCHEMA):len(self.SCHEMA)]
+        exchanges(c.turn)
+        self.exchanges += c.turn
+        response_time_max(c.response_time_max)
+        super().add(c)
+
+
+CONTACT, AGENT = 0, 1  # who wrote a message
+WHO = ("contact", "agent")
+
+
+class MessageLog:
+    """Message-level handling's messages, one row each: the conversation's id, its turn (from 1: the
+    contact's message and the agent's reply to it), who wrote it, the agent who wrote it (index; -1: the
+    contact), when it was sent, for an agent's reply its response time (since the contact's message it
+    answers; NaN otherwise), and whether the agent closed the conversation with it.
+
+    A dozen rows a conversation must cost little: a row's seven values are appended to one flat list
+    (``rows += (…)``; the writer calls :meth:`flush` once ``len(rows) >= LIMIT``), which becomes one
+    array of doubles and then the columns a chunk at a time, kept or handed to the ``sink``."""
+
+    SCHEMA = (("conversation_id", "i8"), ("turn", "i4"), ("who", "i1"), ("agent", "i4"), ("sent_at", "f8"),
+              ("response_time", "f8"), ("closes", "?"))
+    LIMIT = CHUNK * len(SCHEMA)
+
+    def __init__(self, sink: Sink | None = None) -> None:
+        self.rows: list[float] = []
+        self.chunks: list[Columns] = []
+        self.sink = sink
+        self.replies: list[Columns] = []  # with a sink: the agents' replies' response times, for the KPIs
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        table = np.array(self.rows, dtype=float).reshape(-1, len(self.SCHEMA))
+        columns = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(self.SCHEMA)}
+        self.rows.clear()
+        if self.sink is None:
+            self.chunks.append(columns)
+            return
+        replies = columns["who"] == AGENT
+        self.replies.append({"conversation_id": columns["conversation_id"][replies],
+                             "response_time": columns["response_time"][replies]})
+        self.sink(columns)
+
+    def reply_columns(self) -> Columns:
+        """With a sink: every agent reply's conversation and response time (16 bytes a reply)."""
+        self.flush()
+        return {name: np.concatenate([chunk[name] for chunk in self.replies]) if self.replies else
+                np.empty(0, dtype=dtype) for name, dtype in (("conversation_id", "i8"), ("response_time", "f8"))}
+
+    def columns(self) -> Columns:
+        """All rows as one array per column (the chunks let go of a column at a time)."""
+        self.flush()
+        columns = {}
+        for name, dtype in self.SCHEMA:
+            parts = [chunk.pop(name) for chunk in self.chunks]
+            columns[name] = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        self.chunks.clear()
+        return columns
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What a run was, and the names its records' codes stand for."""
@@ -156,6 +229,7 @@ class RunInfo:
     channels: list[str]
     teams: list[str]
     agent_ids: list[str]
+    handling: str = "lumped"  # or "messages": message-level handling
 
 
 @dataclass(frozen=True)
@@ -169,3 +243,6 @@ class RunRecords:
     agents: Columns
     online: list[list[tuple[float, float]]]  # per agent: online intervals within the run
     arrivals: np.ndarray  # times of inbound messages, follow-ups and returns included
+    messages: Columns | None = None  # message-level handling: the messages (None when streamed, or lumped)
+    replies: Columns | None = None  # message-level handling with the messages streamed: the replies' response times
+    concurrency: np.ndarray | None = None  # message-level handling: per agent, online time with k open

@@ -98,7 +98,7 @@ class AskStep(Step):
         self.on_no_answer = parts.goto.get(spec.on_no_answer) if spec.on_no_answer else None
         self.answers = self.uniforms("answers")
         self.answered = self.uniforms("answered")
-        self.delay = self.draws(spec.delay, "delay")
+        self.delay = self.draws(spec.duration, "delay")
 
     def run(self, world: World, conversation: Conversation) -> Run:
         world.log(ev.QUESTION_ASKED, conversation)
@@ -121,7 +121,7 @@ class LookupStep(Step):
                        for field, shares in spec.fields.items()]
         self.failure_probability = spec.failure_probability
         self.on_failure = parts.goto.get(spec.on_failure) if spec.on_failure else None
-        self.latency = self.draws(spec.latency, "latency")
+        self.latency = self.draws(spec.duration, "latency")
         self.failed = self.uniforms("failed")
 
     def run(self, world: World, conversation: Conversation) -> Run:
@@ -172,14 +172,15 @@ class HoursStep(Step):
         self.offset = units.time_of_day(start)
         self.weekday = start.weekday()
         self.days = {sc.WEEKDAYS.index(day) for day in spec.days}
-        self.open, self.close = spec.open, spec.close
+        self.open, self.close = spec.span()
         self.outside = parts.goto[spec.outside]
 
     def apply(self, world: World, conversation: Conversation) -> int | None:
         clock = self.offset + world.env.now
         day, second = divmod(clock, 86400.0)
-        if (self.weekday + int(day)) % 7 in self.days and self.open <= second < self.close:
-            return None
+        for back in (0, 1, 2):  # a span opened today, or yesterday or before it and running past midnight
+            if (self.weekday + int(day) - back) % 7 in self.days and self.open <= second + back * 86400.0 < self.close:
+                return None
         world.log(ev.OUT_OF_HOURS, conversation)
         return self.outside
 

@@ -30,12 +30,11 @@ from sim.engine.entities import (
     Assignment,
     Conversation,
     Team,
-    taken,
 )
-from sim.engine.handling import Lumped
+from sim.engine.handling import Lumped, Messages
 from sim.engine.headcount import Headcounts
 from sim.engine.invariants import InvariantError, Invariants
-from sim.engine.records import Columns, ConversationLog, EventLog, RunInfo, RunRecords
+from sim.engine.records import Columns, ConversationLog, EventLog, MessageConversationLog, RunInfo, RunRecords
 
 Process = Generator[simpy.Event, Any, Any]
 PROGRESS_STEPS = 100
@@ -45,10 +44,10 @@ TRACE_BLOCK = 1 << 14
 class World:
     """One compiled run in motion: :meth:`run` it, then take its :meth:`records`. With ``check`` the
     invariants watch it (:mod:`sim.engine.invariants`); ``event_sink`` takes the event log a chunk at a
-    time instead of its being kept."""
+    time instead of its being kept, ``message_sink`` the messages of message-level handling."""
 
     def __init__(self, run: CompiledRun, event_sink: Callable[[Columns, RunInfo], None] | None = None,
-                 check: bool = True) -> None:
+                 check: bool = True, message_sink: Callable[[Columns, RunInfo], None] | None = None) -> None:
         scenario = run.scenario
         self.compiled = run
         self.scenario = scenario
@@ -58,7 +57,8 @@ class World:
         sink = None if event_sink is None else (lambda columns: event_sink(columns, self.info))
         self.events = EventLog(self.env, sink) if scenario.record_events else None
         self.log = _ignore if self.events is None else self.events.add
-        self.conversation_log = ConversationLog(run.learnable_fields)
+        messages = scenario.handling.mode == "messages"
+        self.conversation_log = (MessageConversationLog if messages else ConversationLog)(run.learnable_fields)
         self.teams = run.teams
         self.first_team = next(iter(self.teams.values()))
         self.agents = run.agents
@@ -83,7 +83,8 @@ class World:
         self.return_times: list[float] = []
         self.conversations = 0
         self.horizon = scenario.duration  # the run's end (later when draining)
-        self.handling = Lumped(self)
+        self.handling: Lumped | Messages = Lumped(self) if not messages else Messages(
+            self, None if message_sink is None else (lambda columns: message_sink(columns, self.info)))
         self.headcounts = Headcounts(self)
         self.invariants = Invariants.watch(self) if check else None
 
@@ -216,11 +217,13 @@ class World:
         now = self.env.now
         conversation.assignment = assignment
         conversation.team = team
-        conversation.teams = assignment.teams or (team,)
+        conversation.teams = assignment.teams or team.alone
         conversation.queued_at = now
-        if not (team.waiting or team.returned) and any(server.available for server in team.servers):
+        servers = team.servers
+        free_now = team.available if len(servers) == 1 else any(server.available for server in servers)
+        if free_now and not (team.waiting or team.returned):
             # nobody ahead in the queue: the strategy chooses among the agents free now straight away
-            candidates = assignment.candidates(conversation)
+            candidates = team.available if assignment.plain else assignment.candidates(conversation)
             agent = assignment.strategy.choose(conversation, candidates, now) if candidates else None
             if agent is not None:
                 if agent not in candidates:
@@ -326,14 +329,13 @@ class World:
             self._assign(conversation, agent)
 
     def offer(self, agent: Agent) -> None:
-        """The agent has a free slot or came online: the queues it serves are dispatched."""
+        """The agent has a free slot or came online: the queues it serves are dispatched (an offline
+        agent's slot too: conversations that may go to an offline agent wait for it)."""
         queues = agent.queues
-        if len(queues) == 1 and queues[0].simple:
-            team = queues[0]
-            if team.waiting or team.returned:
-                self.dispatch(team)
-        else:
+        if len(queues) > 1 or not queues[0].simple:
             self._dispatch(queues)
+        elif queues[0].waiting or queues[0].returned:
+            self.dispatch(queues[0])
 
     def _wrong_choice(self, conversation: Conversation, assignment: Assignment, agent: Agent) -> None:
         raise InvariantError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
@@ -343,9 +345,10 @@ class World:
         now = self.env.now
         agent.account(now)
         agent.open += 1
-        agent.load += taken(agent, conversation.weight)
+        weight = conversation.weight
+        agent.load += agent.capacity if weight == INF else weight
         agent.idle_since = now
-        if self.full(agent):
+        if agent.open >= agent.capacity if self.weights is None else self.full(agent):
             for team in agent.teams:
                 del team.free[agent]
                 team.available.pop(agent, None)
@@ -363,14 +366,15 @@ class World:
         agent = conversation.agent
         now = self.env.now
         agent.account(now)
-        if self.full(agent):
+        if agent.open >= agent.capacity if self.weights is None else self.full(agent):
             takes = agent.online and not agent.draining
             for team in agent.teams:
                 team.free[agent] = None
                 if takes:
                     team.available[agent] = None
         agent.open -= 1
-        agent.load -= taken(agent, conversation.weight)
+        weight = conversation.weight
+        agent.load -= agent.capacity if weight == INF else weight
         agent.idle_since = now
         del agent.conversations[conversation]
         return agent
@@ -408,9 +412,10 @@ class World:
         self.conversation_log.add(conversation)
         conversation.agent = None
         if agent is not None:
-            if agent.group is not None and agent.draining and not agent.open:
-                self.headcounts.leave(agent)
-            elif agent.online and not agent.draining:
+            if agent.draining:
+                if not agent.open:
+                    self.headcounts.leave(agent)
+            else:
                 self.offer(agent)
         if self.returning and now < self.scenario.duration and self.return_draw.of(conversation) < self.returning:
             contact, channel = conversation.contact, conversation.channel_code
@@ -475,22 +480,36 @@ class World:
         events = self.events
         if events is not None and events.sink is not None:
             events.flush()
+        table = {
+            "team": np.array([a.team.index for a in agents]),
+            "capacity": np.array([a.capacity for a in agents]),
+            "handled": np.array([a.handled for a in agents]),
+            "online_time": np.array([a.online_time for a in agents]),
+            "busy_time": np.array([a.busy_time for a in agents]),
+            "busy_slot_time": np.array([a.busy_slot_time for a in agents]),
+            "overtime": np.array([a.overtime for a in agents]),
+        }
+        extra: dict[str, Any] = {}
+        if isinstance(self.handling, Messages):  # the messages, each agent's writing and concurrency
+            log = self.handling.log
+            if log.sink is not None:
+                log.flush()  # the last chunk
+            levels = np.zeros((len(agents), max((len(a.levels) for a in agents), default=1)))
+            for row, agent in zip(levels, agents, strict=True):
+                row[:len(agent.levels)] = agent.levels
+            table["writing_time"] = np.array([a.writing_time for a in agents])
+            streamed = log.sink is not None
+            extra = {"messages": None if streamed else log.columns(), "concurrency": levels,
+                     "replies": log.reply_columns() if streamed else None}
         return RunRecords(
             info=self.info,
             conversations=self.conversation_log.columns(),
             categories=list(self.conversation_log.categories),
             events=None if events is None or events.sink is not None else events.columns(),
-            agents={
-                "team": np.array([a.team.index for a in agents]),
-                "capacity": np.array([a.capacity for a in agents]),
-                "handled": np.array([a.handled for a in agents]),
-                "online_time": np.array([a.online_time for a in agents]),
-                "busy_time": np.array([a.busy_time for a in agents]),
-                "busy_slot_time": np.array([a.busy_slot_time for a in agents]),
-                "overtime": np.array([a.overtime for a in agents]),
-            },
+            agents=table,
             online=[agent.online_spans for agent in agents],
             arrivals=np.concatenate([np.asarray(self.compiled.trace_time), np.asarray(self.return_times)]),
+            **extra,
         )
 
 

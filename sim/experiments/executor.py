@@ -16,6 +16,7 @@ lets it go on :meth:`Executor.close` or at the end of a ``with`` block.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -46,6 +47,30 @@ class Task(Protocol):
 
 
 J = TypeVar("J", bound=Task)
+
+
+def die_with_parent(parent: int, every: float = 0.5) -> None:
+    """In a worker process: exit as soon as the process that started it is gone (a killed ``compare`` or
+    ``sweep`` leaves no worker behind, waiting forever for jobs that will never come)."""
+    import threading
+
+    started_by = os.getppid()  # the parent, or a fork server started by it
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while os.getppid() == started_by and alive(parent):
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="convsim-parent-watch", daemon=True).start()
 
 
 def defined_here(strategy: str | None) -> bool:
@@ -114,7 +139,8 @@ class Executor:
         pending = list(range(len(jobs)))
         while pending:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=self.workers or os.cpu_count())
+                self._pool = ProcessPoolExecutor(max_workers=self._processes(), initializer=die_with_parent,
+                                                 initargs=(os.getpid(),))
             futures: dict[Future[R], int] = {}
             delivered: set[Future[R]] = set()
             try:
@@ -141,6 +167,12 @@ class Executor:
                         raise RuntimeError(f"run {jobs[i].name} failed {ATTEMPTS} times: its worker died") from None
                 pending = retry
 
+    def _processes(self) -> int:
+        """Local processes: as many as asked, but never more than the cores (a run keeps a core busy; more
+        processes than cores add only memory: 64 workers on 2 cores would hold 64 interpreters)."""
+        cores = os.cpu_count() or 1
+        return max(1, min(self.workers or cores, cores))
+
     def _on_dask(self, worker: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[int, R]]:
         """On the Dask cluster, which reschedules the jobs of a worker that dies."""
         try:
@@ -148,10 +180,13 @@ class Executor:
         except ImportError:
             raise ConvsimError("--scheduler needs Dask: pip install 'convsim[dask]'") from None
         if self._client is None:
-            if self.scheduler == "local":
-                self._cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
-            self._client = Client(self._cluster if self._cluster is not None else self.scheduler)
+            try:
+                if self.scheduler == "local":
+                    self._cluster = LocalCluster(n_workers=self._processes(), threads_per_worker=1,
+                                                 processes=True, dashboard_address=None)
+                self._client = Client(self._cluster if self._cluster is not None else self.scheduler, timeout=30)
+            except (OSError, ValueError, TypeError, TimeoutError) as exc:
+                raise ConvsimError(f"--scheduler {self.scheduler!r}: cannot reach the Dask scheduler: {exc}") from None
         futures = {self._client.submit(worker, job, key=f"convsim-{job.name}-{uuid.uuid4().hex}", pure=False,
                                        retries=ATTEMPTS - 1): i for i, job in enumerate(jobs)}
         for future in as_completed(futures):

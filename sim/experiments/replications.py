@@ -20,7 +20,7 @@ from sim.analysis import comparison
 from sim.analysis.result import tables
 from sim.errors import ScenarioError
 from sim.experiments.executor import Executor
-from sim.experiments.runner import simulate
+from sim.experiments.runner import MAX_REPLICATIONS, simulate
 from sim.io.results import Provenance, RunFiles
 from sim.model.scenario import Scenario
 
@@ -55,6 +55,10 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
     """Run every strategy on replications 0..n-1 and return the tidy table: a row per strategy ×
     replication × KPI. With a ``folder``, finished runs are kept there and not run again. The runs go
     to a local process pool, or with ``scheduler`` (an address, or "local") to a Dask cluster."""
+    check_replications(replications)
+    if not strategies or len(strategies) * replications > MAX_RUNS:
+        raise ScenarioError(f"{len(strategies)} strategies x {replications:,} replications: expected at least one "
+                            f"strategy and at most {MAX_RUNS:,} runs")
     with Executor(workers, scheduler, progress) as executor:
         return _replicate(executor, scenario, strategies, replications, folder, worker)
 
@@ -62,7 +66,8 @@ def replicate(scenario: Scenario, strategies: list[str], replications: int, fold
 def _replicate(executor: Executor, scenario: Scenario, strategies: list[str], replications: int,
                folder: str | Path | None, worker: Callable[[Job], dict[str, Any]] = run_job) -> pd.DataFrame:
     jobs = [Job(scenario, strategy, r) for r in range(replications) for strategy in strategies]
-    runs = RunFiles(Path(folder) / "runs", Provenance.of(scenario)) if folder is not None else None
+    provenance = Provenance.of(scenario, strategies=strategies)
+    runs = RunFiles(Path(folder) / "runs", provenance) if folder is not None else None
     outcomes = executor.map(worker, jobs, runs)
     return comparison.tidy(pd.DataFrame([{**kpis, "strategy": job.strategy, "seed": job.seed}
                                          for job, kpis in zip(jobs, outcomes, strict=True)]))
@@ -111,6 +116,51 @@ def _position(items: list[Any], key: str) -> int:
     return found[0]
 
 
+MAX_RUNS = 1_000_000  # in one batch
+RESERVED = ("strategy", "replication", "seed", "kpi", "value")  # the tidy table's own columns
+
+
+def check_replications(replications: Any, where: str = "replications") -> int:
+    """A number of replications: a whole number from 1 to ``MAX_REPLICATIONS``."""
+    if isinstance(replications, bool) or not isinstance(replications, int) or not 1 <= replications <= MAX_REPLICATIONS:
+        raise ScenarioError(f"{where}: expected a whole number from 1 to {MAX_REPLICATIONS:,}, got "
+                            f"{_short(replications)}")
+    return replications
+
+
+def check_grid(grid: Any, replications: Any, strategies: Any, source: str = "grid") -> None:
+    """A sweep's grid before anything runs: parameters each a dotted path (none a column of the tidy table)
+    with a non-empty list of values, replications and strategies that make a bounded batch."""
+    if not isinstance(grid, dict) or not grid:
+        raise ScenarioError(f"{source}: parameters: expected a mapping of dotted path to a list of values, got "
+                            f"{_short(grid)}")
+    points = 1
+    for name, values in grid.items():
+        if not isinstance(name, str) or not name:
+            raise ScenarioError(f"{source}: parameters: a parameter's name is a dotted path, got {_short(name)}")
+        if name in RESERVED:
+            raise ScenarioError(f"{source}: parameters.{name}: {name!r} is a column of the sweep's table "
+                                f"({', '.join(RESERVED)}); vary the seed through replications")
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(f"{source}: parameters.{name}: expected a non-empty list of values, got "
+                                f"{_short(values)}")
+        points *= len(values)
+    check_replications(replications, f"{source}: replications")
+    if not isinstance(strategies, list) or not strategies or not all(isinstance(s, str) and s for s in strategies):
+        raise ScenarioError(f"{source}: strategies: expected a list of strategy names, got {_short(strategies)}")
+    if points * len(strategies) * replications > MAX_RUNS:
+        raise ScenarioError(f"{source}: {points:,} points x {len(strategies)} strategies x {replications:,} "
+                            f"replications make more than {MAX_RUNS:,} runs")
+
+
+def _short(value: Any) -> str:
+    import reprlib
+
+    shown = reprlib.Repr()
+    shown.maxstring = shown.maxother = 60
+    return shown.repr(value)
+
+
 def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, strategies: list[str],
           folder: str | Path | None = None, workers: int | None = None, progress: bool = False,
           scheduler: str | None = None) -> pd.DataFrame:
@@ -118,12 +168,15 @@ def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, str
     replications: one tidy table with a column per swept parameter."""
     import itertools
 
+    check_grid(grid, replications, strategies, scenario.source)
     names = list(grid)
     tables = []
+    points = []  # every point validated before anything runs
+    for combination in itertools.product(*(grid[name] for name in names)):
+        values = dict(zip(names, combination, strict=True))
+        points.append((values, with_values(scenario, values)))
     with Executor(workers, scheduler, progress) as executor:
-        for number, combination in enumerate(itertools.product(*(grid[name] for name in names))):
-            values = dict(zip(names, combination, strict=True))
-            point = with_values(scenario, values)
+        for number, (values, point) in enumerate(points):
             point_folder = Path(folder) / f"point-{number:04d}" if folder is not None else None
             table = _replicate(executor, point, strategies, replications, point_folder)
             for name, value in values.items():

@@ -3,7 +3,9 @@
 Each case is an M/M/c (or M/M/c+M) queue run through the whole simulator — a scenario with capacity-1
 agents, a workflow of one assign step, first response at assignment — over independent replications.
 With priority classes, a generated contact attribute names each contact's class and the ``priority``
-selection (no aging) serves them: each class's mean wait is Cobham's.
+selection (no aging) serves them: each class's mean wait is Cobham's. In message-level handling, one agent
+holding N never-ending chats (exponential think and reply times, its attention first come first served)
+is the finite-source queue M/M/1//N: its mean response time and utilisation are the machine-repairman's.
 Every replication starts empty; arrivals of a warm-up period are left out, and arrivals stop early
 enough that every counted contact is answered or abandons before the run ends (nothing censored).
 A metric passes when the exact value lies within ``Z_LIMIT`` standard errors of the replications' mean.
@@ -49,6 +51,7 @@ class Case:
     loads: tuple[float, ...] = field(default=())
     shares: tuple[float, ...] = field(default=())
     full_only: bool = False
+    chats: int = 0  # message-level handling: one agent holding this many never-ending chats (M/M/1//N)
 
 
 CASES = (
@@ -63,7 +66,9 @@ CASES = (
     Case("M/M/10 time-varying", 10, loads=(0.6, 0.9)),
     Case("M/M/5 two priority classes", 5, 0.8, shares=(0.3, 0.7), full_only=True),  # also tests/test_routing_theory
     Case("M/M/20 three priority classes", 20, 0.9, shares=(0.2, 0.3, 0.5)),
+    *(Case(f"M/M/1//{n} one agent, {n} chats", 1, chats=n) for n in range(1, 7)),
 )
+MEAN_THINK, MEAN_REPLY = 120.0, 30.0  # seconds: the chats' contacts think, the agent writes a reply
 
 
 def _arrival_rate(case: Case, load: float) -> float:
@@ -145,6 +150,9 @@ def measure(records: RunRecords, window: tuple[float, float, float],
 def exact(case: Case, load: float) -> dict[str, float]:
     """The closed forms for one window, keyed like :func:`measure`."""
     rate = _arrival_rate(case, load)
+    if case.chats:
+        m = theory.MachineRepairman(case.chats, MEAN_THINK, MEAN_REPLY)
+        return {"response_time_mean": m.mean_response, "utilisation": m.utilisation}
     if case.shares:
         p = theory.PriorityErlangC([rate * share for share in case.shares], MEAN_HANDLE, case.agents)
         values = {"p_wait": p.pooled.p_wait, "mean_wait": p.mean_wait}  # both as without priorities
@@ -181,9 +189,47 @@ class Replication:
 
 def _replicate(job: Replication) -> list[dict[str, float]]:
     """A replication's estimates, one dict per measured window of its case."""
+    if job.case.chats:
+        built, window = _chats(job.case, job.arrivals, job.seed)
+        trace = pd.DataFrame({"time": 0.0, "contact_id": [f"c{k}" for k in range(job.case.chats)], "channel": "chat"})
+        return [_measure_chats(simulate(built, trace=trace), window)]
     built, windows = scenario(job.case, job.arrivals, job.seed)
     records = simulate(built)
     return [measure(records, window, _classes(job.case)) for window in windows]
+
+
+def _chats(case: Case, replies: int, seed: int) -> tuple[Scenario, tuple[float, float]]:
+    """One agent holding ``case.chats`` chats, all opened at 0, never ending; and the measured window,
+    long enough for about ``replies`` replies after a warm-up."""
+    model = theory.MachineRepairman(case.chats, MEAN_THINK, MEAN_REPLY)
+    span = replies / model.throughput
+    warm_up = 0.1 * span + 20 * (MEAN_THINK + MEAN_REPLY)
+    exponential = {"dist": "exponential"}
+    data = {
+        "name": case.name, "duration": warm_up + span, "seed": seed, "channels": ["chat"], "record_events": False,
+        "arrivals": {"generate": {"profile": [0.0], "channels": {"chat": 1}}},  # the chats are given
+        "handling": {"mode": "messages", "messages": {
+            "reply_time": exponential | {"mean": MEAN_REPLY}, "think_time": exponential | {"mean": MEAN_THINK},
+            "resolve_probability": 0}},
+        "teams": {"queue": {}}, "agents": [{"id": "agent", "team": "queue", "capacity": case.chats}],
+        "workflow": [{"type": "assign"}],
+    }
+    return parse(data), (warm_up, warm_up + span)
+
+
+def _measure_chats(records: RunRecords, window: tuple[float, float]) -> dict[str, float]:
+    """One replication's mean response time (replies sent within the window) and the agent's utilisation
+    (its time writing within the window: each reply from its message, or the previous reply, to its send)."""
+    start, stop = window
+    m = records.messages
+    agent = m["who"] == 1
+    sent, response = m["sent_at"][agent], m["response_time"][agent]
+    order = np.argsort(sent, kind="stable")
+    sent, response = sent[order], response[order]
+    began = np.maximum(sent - response, np.concatenate(([0.0], sent[:-1])))
+    counted = (sent >= start) & (sent < stop)
+    return {"response_time_mean": float(response[counted].mean()),
+            "utilisation": _overlap(began, sent, start, stop) / (stop - start)}
 
 
 def run(size: str = "quick", replications: int | None = None, workers: int = 1,

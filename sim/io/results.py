@@ -1,5 +1,5 @@
-"""The results folder: every file ``convsim run``, ``compare``, ``sweep`` and ``staff`` write, written and
-read here, each file atomically.
+"""The results folder: every file ``convsim run``, ``compare``, ``sweep``, ``staff`` and ``schedule`` write,
+written and read here, each file atomically.
 
 A folder may hold the output of several commands (a run and a staffing study, say). ``provenance.json``
 says, for each kind of output, where it came from: the convsim version, the command line and the scenario
@@ -22,12 +22,14 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
+from sim import files
 from sim.analysis import comparison, metrics
 from sim.analysis.result import Result
 from sim.engine.records import RunInfo
 from sim.errors import ConvsimError
-from sim.files import atomic_write, temporary
+from sim.files import atomic_write
 from sim.model.scenario import Scenario
 
 try:
@@ -38,10 +40,73 @@ TABLES = ("conversations", "events", "agents", "intervals", "summary")
 PROVENANCE = "provenance.json"
 
 
-def fingerprint(scenario: Scenario) -> str:
-    """A digest of everything that decides a run's results, so stale files are never reused."""
-    text = scenario.model_dump_json(exclude={"base_dir", "source"})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def fingerprint(scenario: Scenario, strategies: Iterable[str] = ()) -> str:
+    """A digest of everything that decides a run's results, so stale files are never reused: the scenario,
+    its trace file (which file, and its contents), the source of every ``module:Class`` strategy it or
+    the batch names (``strategies``), and convsim's own code."""
+    digest = hashlib.sha256(scenario.model_dump_json(exclude={"base_dir", "source"}).encode())
+    if scenario.arrivals.trace is not None:
+        digest.update(_file_digest(scenario.base_dir / scenario.arrivals.trace.path).encode())
+    named = {spec.name for spec in [*scenario.strategies(), scenario.selection]} | set(strategies)
+    for name in sorted(named):
+        digest.update(f"{name}={_strategy_digest(name)}".encode())
+    digest.update(_code_digest().encode())
+    return digest.hexdigest()[:16]
+
+
+_digests: dict[tuple[Any, ...], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """A file's absolute path and the digest of its contents (kept while its size and time are the same)."""
+    try:
+        path = path.resolve()
+        status = path.stat()
+    except OSError as exc:
+        return f"{path}: {exc.strerror}"  # the run will say so
+    key = (str(path), status.st_size, status.st_mtime_ns, status.st_ino)
+    if key not in _digests:
+        try:
+            with path.open("rb") as handle:
+                _digests[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+    return f"{path}:{_digests[key]}"
+
+
+def _strategy_digest(name: str) -> str:
+    """A strategy's own code: a ``module:Class`` path's or an entry point's module file (built-ins are
+    convsim's code)."""
+    import importlib.util
+    from importlib.metadata import entry_points
+
+    module = name.partition(":")[0] if ":" in name else next(
+        (entry.value.partition(":")[0] for group in ("convsim.strategies", "convsim.selections")
+         for entry in entry_points(group=group) if entry.name == name), None)
+    if not module:
+        return "built-in"
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError, TypeError, AttributeError):
+        spec = None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        return "not found"
+    return _file_digest(Path(spec.origin))
+
+
+def _code_digest() -> str:
+    """convsim's version and the digest of its code (sim and strategies), so a changed simulator never
+    resumes from the runs of the old one."""
+    import strategies as shipped
+
+    key = ("code",)
+    if key not in _digests:
+        digest = hashlib.sha256(VERSION.encode())
+        for package in (Path(__file__).parents[1], Path(shipped.__file__).parent):
+            for path in sorted(package.rglob("*.py")):
+                digest.update(path.relative_to(package.parent).as_posix().encode() + path.read_bytes())
+        _digests[key] = digest.hexdigest()
+    return _digests[key]
 
 
 @dataclass(frozen=True)
@@ -56,8 +121,9 @@ class Provenance:
     convsim: str = VERSION
 
     @classmethod
-    def of(cls, scenario: Scenario, command: Sequence[str] | None = None) -> Provenance:
-        return cls(scenario.name, scenario.source, fingerprint(scenario),
+    def of(cls, scenario: Scenario, command: Sequence[str] | None = None, strategies: Iterable[str] = ()
+           ) -> Provenance:
+        return cls(scenario.name, scenario.source, fingerprint(scenario, strategies),
                    None if command is None else tuple(command))
 
 
@@ -71,9 +137,12 @@ def _record(folder: Path, kind: str, provenance: Provenance | None) -> Path:
 def _read_provenance(folder: Path) -> dict[str, Provenance]:
     """Each kind of output in the folder (run, compare, sweep, staff) and where it came from."""
     path = folder / PROVENANCE
-    entries = json.loads(path.read_text()) if path.exists() else {}
-    return {kind: Provenance(**{**entry, "command": entry["command"] and tuple(entry["command"])})
-            for kind, entry in entries.items()}
+    try:
+        entries = json.loads(path.read_bytes()) if path.exists() else {}
+        return {kind: Provenance(**{**entry, "command": entry["command"] and tuple(entry["command"])})
+                for kind, entry in entries.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # damaged: what came from where is no longer known (the next write records it anew)
 
 
 def _json_ready(value: Any) -> Any:
@@ -125,6 +194,8 @@ def write(result: Result, folder: str | Path, csv: bool = False, events: bool = 
     suffixes = ("parquet", "csv") if csv else ("parquet",)
     for name in TABLES if events else [t for t in TABLES if t != "events"]:
         written += [_write_table(getattr(result, name), folder / f"{name}.{suffix}") for suffix in suffixes]
+    if len(result.messages):  # message-level handling's messages, unless streamed
+        written += [_write_table(result.messages, folder / f"messages.{suffix}") for suffix in suffixes]
     replications = int(result.summary.groupby("strategy", observed=True).size().max())
     if replications > 1:
         compared = result.compare()
@@ -138,39 +209,84 @@ class EventStream:
     """A run's event log written as it is produced, a chunk at a time (Parquet row groups, and CSV rows
     on request), so a long run never holds it whole; the files appear under their names on close."""
 
+    NAME = "events"
+
     def __init__(self, folder: str | Path, csv: bool = False) -> None:
-        self.paths = [Path(folder) / "events.parquet"] + ([Path(folder) / "events.csv"] if csv else [])
-        self._temporary = [temporary(path) for path in self.paths]
+        self.paths = [Path(folder) / f"{self.NAME}.parquet"] + ([Path(folder) / f"{self.NAME}.csv"] if csv else [])
+        self._temporary = [files.temporary(path) for path in self.paths]
         self._parquet: pq.ParquetWriter | None = None
         self._csv_header = True
 
     def __call__(self, chunk: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(chunk, preserve_index=False)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self._temporary[0], table.schema)
-        self._parquet.write_table(table.cast(self._parquet.schema))
-        if len(self._temporary) > 1:
-            chunk.to_csv(self._temporary[1], mode="a", header=self._csv_header, index=False)
-            self._csv_header = False
+        table = _nanoseconds(pa.Table.from_pandas(chunk, preserve_index=False))
+        try:
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._temporary[0], table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+            if len(self._temporary) > 1:
+                chunk.to_csv(self._temporary[1], mode="a", header=self._csv_header, index=False)
+                self._csv_header = False
+        except OSError as exc:  # a full disk: named by the file being written
+            raise files.named(exc, self.paths[0]) from None
 
     def close(self, complete: bool = True) -> list[Path]:
         """Move the files into place (``complete``) or throw them away; return the paths written."""
-        if self._parquet is None and complete:
-            self(metrics.events(None, _EMPTY))  # a run without events still leaves a readable file
-        if self._parquet is not None:
-            self._parquet.close()
+        try:
+            if self._parquet is None and complete:
+                self(self._empty())  # a run without any still leaves a readable file
+            if self._parquet is not None:
+                writer, self._parquet = self._parquet, None
+                writer.close()
+        except OSError as exc:
+            self._discard()
+            if complete:  # (else a run's own error is on its way: this one would hide it)
+                raise files.named(exc, self.paths[0]) from None
+        except BaseException:
+            self._discard()
+            raise
+        if not complete:
+            self._discard()
+            return []
         for written, path in zip(self._temporary, self.paths, strict=True):
-            if complete:
-                written.replace(path)
-            else:
-                written.unlink(missing_ok=True)
-        return self.paths if complete else []
+            files.commit(written, path)
+        return self.paths
+
+    def _discard(self) -> None:
+        for written in self._temporary:
+            files.discard(written)
+
+    def _empty(self) -> pd.DataFrame:
+        return metrics.events(None, _EMPTY)
 
     def __enter__(self) -> EventStream:
         return self
 
     def __exit__(self, kind: object, *_: object) -> None:
         self.close(complete=kind is None)
+
+
+def _nanoseconds(table: pa.Table) -> pa.Table:
+    """Times and durations in nanoseconds: pandas picks each chunk's unit from its values (a chunk of whole
+    seconds comes as microseconds), so the file's schema would otherwise depend on its first chunk."""
+    fields = []
+    for item in table.schema:
+        if pa.types.is_timestamp(item.type):
+            item = item.with_type(pa.timestamp("ns", item.type.tz))
+        elif pa.types.is_duration(item.type):
+            item = item.with_type(pa.duration("ns"))
+        fields.append(item)
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+class MessageStream(EventStream):
+    """Message-level handling's messages written as they are produced, as :class:`EventStream` writes the
+    event log (``messages.parquet``, and ``messages.csv`` on request)."""
+
+    NAME = "messages"
+
+    def _empty(self) -> pd.DataFrame:
+        return metrics.messages(None, _EMPTY)
 
 
 _EMPTY = RunInfo(strategy="", seed=0, start=dt.datetime(2000, 1, 1), duration=0.0, interval=1.0,
@@ -208,12 +324,19 @@ class Staffing:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def agent_hours(self) -> pd.DataFrame:
-        """Per team, agent-hours a day: required by simulation, by Erlang C and A, planned; and how many
-        intervals the plan leaves short, were capped or are unconfirmed."""
+        """Per team, agent-hours a day (a week, for a week's study): required by simulation (productive), by
+        Erlang C and A, planned, scheduled (with shrinkage); FTE and cost a week; and how many intervals
+        the plan leaves short, were capped or are unconfirmed."""
         hours = self.settings["interval"] / 3600
         cells = self.cells.assign(short=self.cells["status"] == "under", capped=self.cells["note"] == "capped",
-                                  unconfirmed=self.cells["note"] == "unconfirmed")
-        table = cells.groupby("team", sort=False)[["required", "erlang_c", "erlang_a", "planned"]].sum() * hours
+                                  unconfirmed=self.cells["note"] == "unconfirmed",
+                                  scheduled=self.cells.get("scheduled", self.cells["required"]))  # older: none
+        table = cells.groupby("team", sort=False)[["required", "erlang_c", "erlang_a", "planned",
+                                                   "scheduled"]].sum() * hours
+        weeks = 1 if self.settings.get("cycle") == "week" else self.settings.get("days_per_week", 7)
+        table["fte"] = table["scheduled"] * weeks / self.settings.get("fte_hours", 40.0)
+        rates = pd.Series(self.settings.get("cost_per_hour", {}), dtype=float).reindex(table.index).fillna(0.0)
+        table["cost_per_week"] = table["scheduled"] * weeks * rates
         counts = cells.groupby("team", sort=False)[["short", "capped", "unconfirmed"]].sum()
         return table.join(counts.add_suffix("_intervals"))
 
@@ -234,6 +357,80 @@ def read_staffing(folder: str | Path) -> Staffing:
                     json.loads((folder / "staffing.json").read_text()))
 
 
+@dataclass
+class Schedule:
+    """A roster from shift templates: ``roster`` (a row per team × template × start: agents, paid hours,
+    cost), ``agents`` (a row per agent: its team, agent type and shift), ``coverage`` (a row per team ×
+    interval: requirement, heads scheduled, rostered and productive, the targets' KPIs under the roster
+    and whether they are met), ``kpis`` (the whole day under the plan, the requirement and the roster),
+    the ``settings``, the ``study`` it covers and ``replay``: the scenario with the roster's agents."""
+
+    roster: pd.DataFrame
+    agents: pd.DataFrame
+    coverage: pd.DataFrame
+    kpis: pd.DataFrame
+    settings: dict[str, Any]
+    study: Staffing
+    replay: dict[str, Any]
+
+    def totals(self) -> pd.DataFrame:
+        """Per team: shifts and paid agent-hours a day (a week, for a week's study), FTE, people at their
+        templates' days on, cost a week and the integer program's lower bound on it, intervals rostered
+        over the requirement and intervals that miss their targets under the roster."""
+        weeks = 1 if self.settings.get("cycle") == "week" else self.settings.get("days_per_week", 7)
+        days_on = {t["name"]: t["days"] for t in self.settings["templates"]}
+        roster = self.roster.assign(heads=self.roster["agents"] * weeks / self.roster["template"].map(days_on))
+        table = roster.groupby("team", sort=False)[["agents", "paid_hours", "cost", "heads"]].sum()
+        teams = list(self.settings["teams"])
+        table = table.reindex(teams, fill_value=0.0)
+        table["fte"] = table["paid_hours"] * weeks / self.settings.get("fte_hours", 40.0)
+        table["cost_per_week"] = table.pop("cost") * weeks
+        costed = pd.Series(self.settings["cost"], dtype=float).reindex(teams).fillna(0.0) > 0
+        bound = pd.Series(self.settings["cost_bound"], dtype=float).reindex(teams).fillna(0.0)
+        table["bound_per_week"] = bound.where(costed, 0.0) * weeks
+        busy = self.coverage[self.coverage["traffic"]]
+        table["over_intervals"] = (busy["gap"] >= 1).groupby(busy["team"], sort=False).sum().reindex(teams).fillna(0)
+        table["missed_intervals"] = (~busy["met"]).groupby(busy["team"], sort=False).sum().reindex(teams).fillna(0)
+        return table
+
+
+SCHEDULE_TABLES = {"roster": "roster", "roster_agents": "agents", "roster_coverage": "coverage",
+                   "roster_kpis": "kpis"}
+
+
+def write_schedule(plan: Schedule, folder: str | Path, provenance: Provenance | None = None) -> list[Path]:
+    """A roster: its tables as Parquet and CSV, its settings as roster.json, the scenario that replays it
+    as roster.yaml, and the staffing study it covers."""
+    folder = Path(folder)
+    written = [_write_table(getattr(plan, attribute), folder / f"{name}.{suffix}")
+               for name, attribute in SCHEDULE_TABLES.items() for suffix in ("parquet", "csv")]
+    text = ("# the scenario with the roster's agents and shifts (breaks as gaps), everyone present: "
+            "convsim run replays it\n" + yaml.safe_dump(plan.replay, sort_keys=False, default_flow_style=None,
+                                                         width=110, allow_unicode=True))
+    replay = folder / "roster.yaml"
+    atomic_write(replay, lambda p: p.write_text(text))
+    study = write_staffing(plan.study, folder, provenance)
+    return [*written, _write_json(folder / "roster.json", _json_ready_tree(plan.settings)), replay, *study[:-1],
+            _record(folder, "schedule", provenance)]
+
+
+def read_schedule(folder: str | Path) -> Schedule:
+    """The roster a folder holds."""
+    folder = Path(folder)
+    tables = {attribute: pd.read_parquet(folder / f"{name}.parquet") for name, attribute in SCHEDULE_TABLES.items()}
+    replay = yaml.safe_load((folder / "roster.yaml").read_text())
+    return Schedule(**tables, settings=json.loads((folder / "roster.json").read_text()), study=read_staffing(folder),
+                    replay=replay)
+
+
+def _json_ready_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_ready_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready_tree(v) for v in value]
+    return _json_ready(value)
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """A batch's ``runs/`` folder: a JSON file per finished run (its outcome and provenance). A batch run
@@ -244,63 +441,90 @@ class RunFiles:
     provenance: Provenance
 
     def finished(self, names: Iterable[str]) -> dict[str, Any]:
-        """The outcomes of the named runs that have a file of this provenance."""
+        """The outcomes of the named runs that have a file of this provenance; a damaged or edited file
+        (its outcome no longer matches its checksum) is not taken: that run is run again."""
         found = {}
         for name in names:
             path = self.folder / f"{name}.json"
-            if path.exists():
-                saved = json.loads(path.read_text())
-                made = saved.get("provenance", {})
-                if (made.get("fingerprint"), made.get("convsim")) == (self.provenance.fingerprint,
-                                                                      self.provenance.convsim):
+            try:
+                saved = json.loads(path.read_bytes())
+                made = saved["provenance"]
+                if (made["fingerprint"], made["convsim"], saved["run"]) == (
+                        self.provenance.fingerprint, self.provenance.convsim, name) and \
+                        saved["check"] == _checksum(saved["outcome"]):
                     found[name] = saved["outcome"]
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
+                continue  # missing or damaged: run again
         return found
 
     def save(self, name: str, outcome: Any) -> None:
-        """Keep a finished run's outcome (anything JSON holds)."""
-        text = json.dumps({"run": name, "provenance": asdict(self.provenance), "outcome": outcome})
+        """Keep a finished run's outcome (anything JSON holds), with a checksum."""
+        text = json.dumps({"run": name, "provenance": asdict(self.provenance), "outcome": outcome,
+                           "check": _checksum(outcome)})
         atomic_write(self.folder / f"{name}.json", lambda p: p.write_text(text))
+
+
+def _checksum(outcome: Any) -> str:
+    return hashlib.sha256(json.dumps(outcome, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class Folder:
-    """What a results folder of run / compare / sweep / staff holds, and where each came from."""
+    """What a results folder of run / compare / sweep / staff / schedule holds, and where each came from."""
 
     path: Path
     conversations: pd.DataFrame | None = None
     intervals: pd.DataFrame | None = None
     agents: pd.DataFrame | None = None
+    messages: pd.DataFrame | None = None  # message-level handling's runs
     replications: pd.DataFrame | None = None  # tidy: strategy, replication, seed, kpi, value
     sweep: pd.DataFrame | None = None
     study: Staffing | None = None
+    schedule: Schedule | None = None
     service_target: float | None = None
     provenance: dict[str, Provenance] = field(default_factory=dict)
 
 
 def read(path: str | Path) -> Folder:
     """Everything a results folder holds: a run's tables, a comparison's or run's replications (tidy), a
-    sweep, a staffing study, and their provenance."""
+    sweep, a staffing study, a roster, and their provenance."""
     path = Path(path)
     if not path.is_dir():
         raise ConvsimError(f"{path}: no such folder")
     found = Folder(path, provenance=_read_provenance(path))
-    for name in ("conversations", "intervals", "agents"):
+    for name in ("conversations", "intervals", "agents", "messages"):
         if (path / f"{name}.parquet").exists():
-            setattr(found, name, pd.read_parquet(path / f"{name}.parquet"))
+            setattr(found, name, _read_parquet(path / f"{name}.parquet"))
     if (path / "summary.parquet").exists():
-        summary = pd.read_parquet(path / "summary.parquet")
+        summary = _read_parquet(path / "summary.parquet")
         found.replications = comparison.tidy(summary)
         found.service_target = float(summary["service_target"].iloc[0]) if "service_target" in summary else None
     elif (path / "replications.parquet").exists():
-        table = pd.read_parquet(path / "replications.parquet")
+        table = _read_parquet(path / "replications.parquet")
         table["strategy"] = pd.Categorical(table["strategy"].astype(str),
                                            categories=list(dict.fromkeys(table["strategy"].astype(str))))
         found.replications = table
     if (path / "sweep.parquet").exists():
-        found.sweep = pd.read_parquet(path / "sweep.parquet")
+        found.sweep = _read_parquet(path / "sweep.parquet")
     if (path / "staffing.parquet").exists():
-        found.study = read_staffing(path)
+        try:
+            found.study = read_staffing(path)
+        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise ConvsimError(f"{path}: the staffing study cannot be read ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())[:200]}); run convsim staff again") from None
+    if (path / "roster.parquet").exists():
+        found.schedule = read_schedule(path)
     if all(getattr(found, n) is None for n in ("conversations", "replications", "sweep", "study")):
-        raise ConvsimError(f"{path}: no results to report (expected the output of convsim run, compare, sweep "
-                           "or staff: summary.parquet, replications.parquet, sweep.parquet or staffing.parquet)")
+        raise ConvsimError(f"{path}: no results to report (expected the output of convsim run, compare, sweep, "
+                           "staff or schedule: summary.parquet, replications.parquet, sweep.parquet or "
+                           "staffing.parquet)")
     return found
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A table of the folder; one that cannot be read (damaged, not Parquet, unreadable) is an error naming it."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise ConvsimError(f"{path}: not a readable Parquet table ({' '.join(str(exc).split())[:200]}); "
+                           "run the command that wrote it again") from None

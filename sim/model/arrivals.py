@@ -26,8 +26,8 @@ from sim.model.streams import Streams
 
 REQUIRED = ("timestamp", "contact_id", "channel")
 GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn ones
-MAX_INTERVALS = 10_000_000
-MAX_ARRIVALS = 100_000_000
+MAX_INTERVALS = 2_000_000  # profile intervals laid over the scenario
+MAX_ARRIVALS = 20_000_000  # messages a generated trace may hold (about 10 GB of a run at most)
 _SHOWN = 5
 
 
@@ -81,9 +81,12 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
                                 f"over the scenario, more than {MAX_INTERVALS:,}")
         layouts.append(rates(spec, duration, start, kind))
     expected = sum(float((rate * np.diff(edges)).sum()) for edges, rate in layouts) * (1 + 10 * spec.overdispersion)
-    if expected > MAX_ARRIVALS:
-        raise ScenarioError(f"arrivals.generate.profile: about {expected:,.0f} contacts over the scenario, "
-                            f"more than {MAX_ARRIVALS:,} (rates are contacts per hour)")
+    messages = expected * (1 + (spec.returns.share if spec.returns else 0.0)) * (
+        1 + (spec.follow_ups.mean if spec.follow_ups else 0.0))  # returns and follow-ups are messages too
+    if not messages <= MAX_ARRIVALS:
+        raise ScenarioError(f"arrivals.generate.profile: about {expected:,.0f} contacts and {messages:,.0f} messages "
+                            f"(follow-ups and returns counted) over the scenario, more than {MAX_ARRIVALS:,} "
+                            "(rates are contacts per hour)")
     midnight = -units.time_of_day(start)
     busyness = None
     if spec.overdispersion > 0:  # the day's busyness, one multiplier a day shared by every type
@@ -163,7 +166,12 @@ def write(trace: pd.DataFrame, path: str | Path, start: dt.datetime) -> Path:
 def read_plain(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     """A trace file read without a scenario (for a look at it): ``timestamp`` as wall-clock times."""
     raw = _read_mapped(path, columns)
-    numeric = pd.to_numeric(raw["timestamp"], errors="coerce")
+    if raw.empty:
+        raise TraceError(f"{path}: no messages (the file has a header and no rows)")
+    numeric = pd.Series(np.nan, index=raw.index) if _is_time(raw["timestamp"]) else pd.to_numeric(
+        raw["timestamp"], errors="coerce")
+    if pd.api.types.is_timedelta64_dtype(raw["timestamp"]):
+        numeric = raw["timestamp"].dt.total_seconds()
     if numeric.notna().all():
         stamps = pd.Timestamp("2026-01-05") + pd.to_timedelta(numeric, unit="s")
     else:
@@ -191,12 +199,13 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     time = _seconds(raw["timestamp"], scenario)
     problems["unparseable timestamp"] = time.isna() & raw["timestamp"].notna()
     problems["unknown channel"] = raw["channel"].notna() & ~raw["channel"].astype(str).isin(scenario.channels)
-    problems["timestamp after the scenario's end"] = time > scenario.duration
+    problems["timestamp at or after the scenario's end"] = time >= scenario.duration  # it covers [start, end)
     problems["timestamp before the scenario's start"] = time < 0
     problems["duplicated row"] = raw.duplicated(keep="first")
     given = {column: pd.to_numeric(raw[column], errors="coerce") for column in GIVEN if column in raw}
     for column, values in given.items():
-        problems[f"unparseable or negative {column}"] = raw[column].notna() & ~(values >= 0)
+        problems[f"unparseable, negative or infinite {column}"] = raw[column].notna() & ~(
+            (values >= 0) & np.isfinite(values))
     bad = pd.Series(False, index=raw.index)
     messages = []
     for name, mask in problems.items():
@@ -229,8 +238,22 @@ def _read_mapped(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     raw = _read(path)
     missing = [columns.get(c, c) for c in REQUIRED if columns.get(c, c) not in raw.columns]
     if missing:
-        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {list(raw.columns)}")
-    return raw.rename(columns={theirs: ours for ours, theirs in columns.items()})
+        raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {_names(raw.columns)}")
+    theirs = [name for name in columns.values() if name in raw.columns]
+    if len(set(theirs)) < len(theirs):
+        raise TraceError(f"{path}: columns: one file column mapped to several of ours ({columns!r})")
+    renamed = raw.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    clashes = sorted({str(c) for c in renamed.columns[renamed.columns.duplicated()]} | (
+        {"time"} & set(map(str, renamed.columns))))
+    if clashes:
+        raise TraceError(f"{path}: column(s) {', '.join(map(repr, clashes))} given twice (after the columns "
+                         "mapping) or reserved ('time' is the loader's own; name seconds 'timestamp')")
+    return renamed
+
+
+def _names(columns: pd.Index) -> str:
+    shown = [str(c) for c in columns[:20]]
+    return repr(shown)[:-1] + (f", … {len(columns) - 20} more]" if len(columns) > 20 else "]")
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -247,19 +270,37 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _utc(column: pd.Series) -> pd.Series:
-    """ISO-8601 text as UTC times (a time without a zone is taken as UTC); NaT where unparseable."""
+    """ISO-8601 text, or times (a Parquet file's timestamps, dates), as UTC times (a time without a zone
+    is taken as UTC); NaT where unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+        if all(isinstance(value, str) for value in column.dropna()):
+            return pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+        return pd.to_datetime(column.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v),
+                              errors="coerce", utc=True, format="ISO8601")
+
+
+def _is_time(column: pd.Series) -> bool:
+    """Whether a column holds times (datetime, or dates and times as objects), not numbers or text."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    return column.dtype == object and any(isinstance(v, dt.date) for v in column.dropna().head(1))
 
 
 def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
-    """Seconds from the scenario's start: numbers are seconds already, text is ISO-8601."""
+    """Seconds from the scenario's start: numbers are seconds already, durations are offsets from the start,
+    times (Parquet timestamps of any unit, naive as UTC or zoned) and ISO-8601 text are converted."""
+    start = pd.Timestamp(scenario.start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if pd.api.types.is_timedelta64_dtype(column):
+        return column.dt.total_seconds().astype(float)
+    if _is_time(column):
+        return (_utc(column) - start).dt.total_seconds().astype(float)
     seconds = pd.to_numeric(column, errors="coerce").astype(float)
     text = seconds.isna() & column.notna()
     if text.any():
-        start = pd.Timestamp(scenario.start)
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         seconds[text] = (_utc(column[text]) - start).dt.total_seconds()
     return seconds
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import reprlib
+import warnings
+from collections import Counter
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -22,11 +25,16 @@ from pydantic import (
 
 from sim import units
 from sim.errors import ScenarioError
+from sim.model import loops, yamltext
 from sim.model.distributions import Constant, Distribution
 from sim.units import Seconds
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_SEED = 2**63 - 2**20  # seeds are 64-bit; replications add to them
+MAX_INTERVAL_ROWS = 1_000_000  # rows of the intervals table, per team and run
+MAX_AGENTS = 1_000_000
+MAX_RETURNS = 10_000  # conversations one contact may open by returning
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -194,11 +202,92 @@ Varying = Annotated[Annotated[Distribution, Tag("~dist")] | Annotated[ByCase, Ta
 """A distribution, or distributions by case (a mapping with ``cases``)."""
 
 
+class Counts(_Model):
+    """A number of exchanges by its shares: count -> share (shares are normalised to add up to 1)."""
+
+    shares: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+    @field_validator("shares")
+    @classmethod
+    def _normalised(cls, shares: dict[int, float]) -> dict[int, float]:
+        total = sum(shares.values())
+        if not 0 < total < float("inf"):
+            raise ValueError(f"shares must add up to a positive finite total, got {shares!r}")
+        return {count: share / total for count, share in sorted(shares.items())}
+
+    @property
+    def mean(self) -> float:
+        return sum(count * share for count, share in self.shares.items())
+
+
+def _exchanges(value: Any) -> Any:
+    """A number of exchanges as YAML gives it: a count, a mapping count -> share, or a distribution."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError("a conversation has at least one exchange")
+        return Constant(value=float(value))
+    if isinstance(value, dict) and "dist" not in value and "shares" not in value:
+        return {"shares": value}
+    return value
+
+
+def _counts_or_dist(value: Any) -> str:
+    return "~counts" if isinstance(value, Counts) or (isinstance(value, dict) and "shares" in value) else "~dist"
+
+
+Exchanges = Annotated[Annotated[Annotated[Distribution, Tag("~dist")] | Annotated[Counts, Tag("~counts")],
+                                Discriminator(_counts_or_dist)], BeforeValidator(_exchanges)]
+"""Agent replies in a conversation: a count, shares of counts, or a distribution rounded to a count (at least 1)."""
+
+
+class Messages(_Model):
+    """Message-level handling: after assignment, turns of an agent reply (``reply_time``, the agent's
+    writing, divided by its speed; replies to the agent's open chats queue for its attention, first come
+    first served) and the contact's answer (``think_time``), until the conversation's number of
+    ``exchanges`` (agent replies) is reached, or the contact goes silent (``silent_probability`` after
+    each agent reply; the conversation then auto-closes). ``exchanges`` or ``resolve_probability`` (after
+    each agent reply, the conversation is resolved: a geometric number of exchanges; 0: never) is given."""
+
+    reply_time: Distribution
+    think_time: Distribution
+    exchanges: Exchanges | None = None
+    resolve_probability: Probability | None = None
+    silent_probability: Probability = Field(0.0, description="after each agent reply, the contact goes silent")
+
+    @model_validator(mode="after")
+    def _one_ending(self) -> Messages:
+        if (self.exchanges is None) == (self.resolve_probability is None):
+            raise ValueError("give exactly one of 'exchanges' or 'resolve_probability'")
+        return self
+
+    @property
+    def mean_exchanges(self) -> float:
+        """The mean number of agent replies of a conversation the agent resolves (silence left aside)."""
+        if self.exchanges is not None:
+            return self.exchanges.mean
+        return 1 / self.resolve_probability if self.resolve_probability else float("inf")
+
+
 class Handling(_Model):
+    """How agents handle an assigned conversation: ``mode: lumped`` (the default and the fast path: a first
+    response, then one handle time stretched by the agent's load) or ``mode: messages`` (turns of
+    messages, see :class:`Messages`; ``first_response``, ``handle_time`` and ``slowdown`` then do not
+    apply, except a trace's ``handle_time`` column, which is the lumped mode's)."""
+
+    mode: Literal["lumped", "messages"] = "lumped"
     first_response: Distribution = Constant(value=0.0)
-    handle_time: Varying
+    handle_time: Varying | None = None
     slowdown: float = Field(0.0, ge=0, description="handle time x (1 + slowdown x (concurrent - 1))")
     auto_close: Seconds = Field(1800.0, gt=0, description="close after the contact is silent this long")
+    messages: Messages | None = Field(None, description="the turns of message-level handling")
+
+    @model_validator(mode="after")
+    def _mode(self) -> Handling:
+        if self.mode == "lumped" and self.handle_time is None:
+            raise ValueError("handle_time: Field required (mode lumped)")
+        if self.mode == "messages" and self.messages is None:
+            raise ValueError("messages: Field required (mode messages)")
+        return self
 
 
 class Team(_Model):
@@ -346,7 +435,26 @@ def _hm(shift: Shift) -> str:
 
 
 class _Step(_Model):
+    """A workflow step. Whatever a step takes time for (the contact's answer, the CRM's reply, the bot's
+    work) is its ``duration``; the older names ``delay`` (ask) and ``latency`` (lookup) still load, with a
+    warning."""
+
     id: str | None = None
+    _renamed: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for old, new in cls._renamed.items():
+            if old in value:
+                if new in value:
+                    raise ValueError(f"give '{new}' only ('{old}' is its old name)")
+                warnings.warn(f"workflow step {value.get('id') or value.get('type')!r}: '{old}' is now called "
+                              f"'{new}'", FutureWarning, stacklevel=2)
+                value = {(new if key == old else key): item for key, item in value.items()}
+        return value
 
 
 class Ask(_Step):
@@ -356,7 +464,8 @@ class Ask(_Step):
     field: str
     answers: Shares = Field(description="answer shares, used when the trace does not give the field")
     answer_probability: Probability = 1.0
-    delay: Distribution = Constant(value=0.0)
+    duration: Distribution = Field(Constant(value=0.0), description="time the contact takes to answer")
+    _renamed: ClassVar[dict[str, str]] = {"delay": "duration"}
     timeout: Seconds = 300.0
     on_no_answer: str | None = Field(None, description="step id to go to when unanswered; default: next")
 
@@ -366,7 +475,8 @@ class Lookup(_Step):
 
     type: Literal["lookup"]
     fields: dict[str, Shares] = Field(min_length=1)
-    latency: Distribution = Constant(value=0.0)
+    duration: Distribution = Field(Constant(value=0.0), description="time the lookup takes")
+    _renamed: ClassVar[dict[str, str]] = {"latency": "duration"}
     failure_probability: Probability = 0.0
     on_failure: str | None = None
 
@@ -392,13 +502,27 @@ class Branch(_Step):
 
 
 class Hours(_Step):
-    """Business hours: inside them go on, outside go to the ``outside`` step."""
+    """Business hours: inside them go on, outside go to the ``outside`` step. A ``close`` at or before
+    ``open`` closes the next day (``open: "22:00", close: "06:00"`` is the night); ``days`` are the days
+    the span opens."""
 
     type: Literal["hours"]
     open: Annotated[float, BeforeValidator(units.clock)]
     close: Annotated[float, BeforeValidator(units.clock)]
     days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
     outside: str
+
+    @model_validator(mode="after")
+    def _span(self) -> Hours:
+        if self.close == self.open:
+            raise ValueError("open and close are the same time; for always open leave the hours step out")
+        if self.span()[1] - self.open > 86400:
+            raise ValueError("open for more than a day; for always open leave the hours step out")
+        return self
+
+    def span(self) -> tuple[float, float]:
+        """Open and close as seconds after the opening day's midnight (close past midnight: above 24 h)."""
+        return self.open, self.close if self.close > self.open else self.close + 86400.0
 
 
 class Bot(_Step):
@@ -462,7 +586,7 @@ class Scenario(_Model):
     description: str = ""
     start: dt.datetime = Field(dt.datetime(2026, 1, 5), description="wall-clock time of t = 0")
     duration: Seconds = Field(gt=0, le=3660 * 86400.0, description="at most ten years")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     interval: Seconds = Field(900.0, gt=0, description="length of the intervals table's rows")
     service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
     warmup: Seconds = Field(0.0, description="conversations opened before this are left out of the KPIs")
@@ -495,9 +619,9 @@ class Scenario(_Model):
             if name is not None and name not in known:
                 raise ValueError(f"{where}: unknown {kind} {name!r}; known: {', '.join(sorted(known))}")
 
-        duplicated = {i for i in step_ids if step_ids.count(i) > 1}
+        duplicated = _twice(step_ids)
         if duplicated:
-            raise ValueError(f"workflow: step ids used twice: {', '.join(sorted(duplicated))}")
+            raise ValueError(f"workflow: step ids used twice: {duplicated}")
         ids = set(step_ids)
         for i, step in enumerate(self.workflow):
             where = f"workflow.{i}"
@@ -517,9 +641,17 @@ class Scenario(_Model):
             for j, served in enumerate(agent.serves):
                 need("team", served, teams, f"agents.{i}.serves.{j}")
             agent_ids += agent.ids()
-        duplicated = {a for a in agent_ids if agent_ids.count(a) > 1}
+        duplicated = _twice(agent_ids)  # (linear: a hundred thousand agents are checked at once)
         if duplicated:
-            raise ValueError(f"agents: ids used twice: {', '.join(sorted(duplicated))}")
+            raise ValueError(f"agents: ids used twice: {duplicated}")
+        duplicated = _twice(self.channels)
+        if duplicated:
+            raise ValueError(f"channels: named twice: {duplicated}")
+        first, last = dt.datetime(1677, 9, 22), dt.datetime(2262, 4, 11)  # nanosecond timestamps' range
+        start = self.start.replace(tzinfo=None)
+        if not first + dt.timedelta(days=1) <= start <= last - dt.timedelta(days=1, seconds=self.duration):
+            raise ValueError(f"start: {self.start.isoformat()} and a duration of {self.duration:g} s leave the times "
+                             f"a table can hold ({first:%Y-%m-%d} to {last:%Y-%m-%d})")
         if self.arrivals.generate is not None:
             for channel in self.arrivals.generate.channels:
                 need("channel", channel, channels, "arrivals.generate.channels")
@@ -536,6 +668,28 @@ class Scenario(_Model):
                                  f"({self.duration:g} s)")
         return self
 
+    @model_validator(mode="after")
+    def _bounded(self) -> Scenario:
+        """Loops that never end, and tables too long to hold, refused before anything runs."""
+        loops.check(self.workflow)
+        rows = self.duration / self.interval
+        if rows > MAX_INTERVAL_ROWS:
+            raise ValueError(f"interval: {self.interval:g} s makes {rows:,.0f} rows of the intervals table over the "
+                             f"scenario, more than {MAX_INTERVAL_ROWS:,}")
+        agents = sum(spec.count for spec in self.agents)
+        if agents > MAX_AGENTS:
+            raise ValueError(f"agents: {agents:,} agents, more than {MAX_AGENTS:,}")
+        returning = self.contacts.returning
+        if returning is not None:
+            mean = returning.delay.mean
+            passes = min(1 / (1 - returning.probability) if returning.probability < 1 else float("inf"),
+                         self.duration / mean if mean > 0 else float("inf"))
+            if passes > MAX_RETURNS:
+                raise ValueError(f"contacts.returning: with probability {returning.probability:g} and a mean delay of "
+                                 f"{mean:g} s a contact opens up to {passes:,.0f} conversations, more than "
+                                 f"{MAX_RETURNS:,}; lower the probability or lengthen the delay")
+        return self
+
     def agent_teams(self) -> dict[str, list[str]]:
         """Per agent group id, the teams it serves in order: its own, then ``serves``."""
         return {spec.id: list(dict.fromkeys([spec.team, *spec.serves])) for spec in self.agents}
@@ -547,22 +701,35 @@ class Scenario(_Model):
         return named
 
 
+def _twice(names: list[str]) -> str:
+    """The names given more than once (at most ten shown), in linear time."""
+    counts = Counter(names)
+    twice = sorted(name for name, count in counts.items() if count > 1)
+    return ", ".join(twice[:10]) + (f" and {len(twice) - 10} more" if len(twice) > 10 else "")
+
+
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; any problem becomes a ScenarioError naming the file."""
-    path = Path(path)
+    """Read and validate a scenario file, or a shipped scenario by name (``"default"``, ``"multiskill"``);
+    any problem becomes a ScenarioError naming the file."""
+    path = shipped(path) or Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#x})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    data = yamltext.parse(text, str(path))  # one-line errors; duplicate keys, alias bombs, deep nesting refused
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping of scenario fields, got {type(data).__name__}")
     return parse(data, source=str(path), base_dir=path.parent)
+
+
+def shipped(name: str | Path) -> Path | None:
+    """The file of a scenario shipped with convsim, for a bare name that is not a file here."""
+    if isinstance(name, Path) or Path(name).suffix or "/" in name or Path(name).exists():
+        return None
+    found = resources.files("scenarios") / f"{name}.yaml"
+    return Path(str(found)) if found.is_file() else None
 
 
 def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
@@ -574,12 +741,17 @@ def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | Non
     return scenario
 
 
+_SHOWN = reprlib.Repr()  # a value shown without formatting it whole (an alias bomb's value is huge)
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlevel = 3
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("~")) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {value!r:.80})"
+        shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {_SHOWN.repr(value)})"
         lines.append(f"{where}: {message}{shown}")
     return "; ".join(lines)
