@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/convsim run scenarios/default.yaml $(STRATEGIES) --replications 10 --out out/demo
 	$(BIN)/convsim schedule scenarios/default.yaml $(TARGETS) --interval 30m --replications 30 \
 		--templates scenarios/templates/shifts.yaml --shrinkage 0.3 --cost 25 --out out/demo
+	$(BIN)/convsim concurrency scenarios/default.yaml --replications 3 --out out/demo
 	$(BIN)/convsim report out/demo
 
 browser:

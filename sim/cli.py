@@ -108,6 +108,27 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _concurrency(args: argparse.Namespace) -> int:
+    from sim.experiments import concurrency
+
+    scenario = scenario_file.load(args.scenario)
+    try:
+        caps = sorted({int(cap) for cap in args.caps.split(",") if cap.strip()})
+    except ValueError:
+        raise ConvsimError(f"--caps: expected whole numbers separated by commas, got {args.caps!r}") from None
+    if not caps or caps[0] < 1:
+        raise ConvsimError(f"--caps: expected caps of at least 1, got {args.caps!r}")
+    folder = Path(args.out)
+    table = concurrency.study(scenario, caps, args.replications, args.strategy, args.workers, progress=True)
+    results.write_concurrency(table, folder, _provenance(args, scenario))
+    means = concurrency.summarise(table).pivot_table(index=["cap", "handling"], columns="kpi", values="mean",
+                                                     observed=True)
+    print(means[[k for k in ("service_level", "first_response_time_mean", "response_time_mean") if k in means]]
+          .round(3).to_string())
+    print(f"\nthe tidy table is in {folder}/concurrency.parquet; convsim report {folder} draws it")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from sim.experiments import validation
 
@@ -142,7 +163,10 @@ def _trace_fit(args: argparse.Namespace) -> int:
     from sim.analysis import calibration
 
     log = calibration.read_log(Path(args.log))
-    start = dt.datetime.fromisoformat(args.start) if args.start else None
+    try:
+        start = dt.datetime.fromisoformat(args.start) if args.start else None
+    except ValueError:
+        raise ConvsimError(f"--start {args.start!r}: expected a date and time such as 2026-11-02T08:00") from None
     fragment, fits = calibration.fit(log, start)
     text = yaml.safe_dump(fragment, sort_keys=False, default_flow_style=None, width=110)
     atomic_write(Path(args.out), lambda p: p.write_text(text))
@@ -164,7 +188,11 @@ def _trace_show(args: argparse.Namespace) -> int:
     from sim.io import report
     from sim.model import arrivals
 
-    columns = dict(item.split("=", 1) for item in args.columns.split(",")) if args.columns else {}
+    pairs = [item.split("=", 1) for item in args.columns.split(",")] if args.columns else []
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise ConvsimError(f"--columns {args.columns!r}: expected our=theirs pairs, comma-separated "
+                           "(timestamp=sent_at,contact_id=from)")
+    columns = dict(pairs)
     trace = arrivals.read_plain(Path(args.file), columns)
     stamps = trace["timestamp"]
     span = stamps.max() - stamps.min()
@@ -356,6 +384,15 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", default="out/sweep", help="output folder; rerun to resume (default out/sweep)")
     _executor(sweep, dask=True)
     sweep.set_defaults(handler=_sweep)
+    chats = commands.add_parser("concurrency", help="service and response time against the cap on chats per "
+                                "agent, lumped model against message-level handling, on the same arrivals")
+    chats.add_argument("scenario", help="scenario YAML file, with handling.handle_time and handling.messages")
+    chats.add_argument("--caps", default="1,2,3,4,5,6", help="caps on conversations per agent (default 1,2,3,4,5,6)")
+    chats.add_argument("--replications", type=_replications, default=5, help="days per cap and mode (default 5)")
+    chats.add_argument("--strategy", help="assignment strategy (default: the scenario's)")
+    chats.add_argument("--out", default="out/concurrency", help="output folder (default out/concurrency)")
+    _executor(chats)
+    chats.set_defaults(handler=_concurrency)
     staff = commands.add_parser("staff", help="agents needed per team and interval for service targets")
     _planning(staff, "out/staff")
     staff.set_defaults(handler=_staff)
@@ -410,7 +447,8 @@ def _provenance(args: argparse.Namespace, scenario: scenario_file.Scenario) -> r
     return results.Provenance.of(scenario, ["convsim", *args.argv])
 
 
-FOLDER_COMMANDS = ("run", "compare", "sweep", "staff", "schedule")  # their --out is a results folder, locked
+# their --out is a results folder, locked while they write it
+FOLDER_COMMANDS = ("run", "compare", "sweep", "concurrency", "staff", "schedule")
 
 
 def one_line(text: str) -> str:

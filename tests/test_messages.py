@@ -299,3 +299,16 @@ def test_the_concurrency_study_runs_both_modes_on_the_same_arrivals():
     assert isinstance(concurrency_figure(table), Figure)
     with pytest.raises(sim.ScenarioError, match="needs both handle_time"):
         concurrency.study(make_scenario(), caps=(1,), replications=1)
+
+
+def test_convsim_concurrency_writes_the_study_and_the_report_draws_it(tmp_path):
+    from sim.cli import main
+
+    assert main(["concurrency", "scenarios/default.yaml", "--caps", "1,3", "--replications", "1", "--workers", "1",
+                 "--out", str(tmp_path)]) == 0
+    table = pd.read_parquet(tmp_path / "concurrency.parquet")
+    assert set(table["cap"]) == {1, 3} and set(table["handling"].astype(str)) == {"lumped", "messages"}
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "concurrency.png").stat().st_size > 10_000
+    assert "Chat concurrency" in (tmp_path / "report.html").read_text()
+    assert main(["concurrency", "scenarios/default.yaml", "--caps", "0,x", "--out", str(tmp_path)]) == 2

@@ -22,6 +22,7 @@ from sim.analysis import comparison
 from sim.analysis.kpis import KPIS, Kpi, format_kpi, gini
 from sim.files import atomic_write
 from sim.io import results
+from sim.io.concurrency import concurrency_figure
 from sim.io.results import Schedule, Staffing
 
 BUILT_IN = {"round_robin": "#1f77b4", "least_busy": "#ff7f0e", "skill_based": "#2ca02c", "random": "#d62728",
@@ -431,6 +432,8 @@ def build(folder: str | Path, title: str | None = None) -> Path:
     if found.sweep is not None:
         figures["sweep"] = sweep_figure(found.sweep)
         sections.append(_section("Sweep: mean KPIs per point", _sweep_table(found.sweep)))
+    if found.concurrency is not None:
+        figures["concurrency"] = concurrency_figure(found.concurrency)
     images = []
     for name, figure in figures.items():
         data = _png(figure)
@@ -460,7 +463,8 @@ def _level_target(study: Staffing | None, service_target: float | None) -> float
 _CAPTIONS = {"kpis": "Headline KPIs", "first_response": "First response time distribution",
              "through_the_day": "Service level and queue through the day",
              "agents": "Agent occupancy and workload fairness", "staffing": "Requirement vs planned headcount",
-             "gap": "The plan's gap per team and interval", "sweep": "Sweep"}
+             "gap": "The plan's gap per team and interval", "sweep": "Sweep",
+             "concurrency": "Chat concurrency: service level and response time against the cap on chats per agent"}
 
 
 def _png(figure: Figure) -> bytes:

@@ -306,6 +306,12 @@ def write_comparison(table: pd.DataFrame, folder: str | Path, baseline: str | No
             _write_json(folder / "summary.json", content), _record(folder, "compare", provenance)]
 
 
+def write_concurrency(table: pd.DataFrame, folder: str | Path, provenance: Provenance | None = None) -> list[Path]:
+    """A chat-concurrency study's tidy table: cap, handling, strategy, replication, seed, kpi, value."""
+    folder = Path(folder)
+    return [_write_table(table, folder / "concurrency.parquet"), _record(folder, "concurrency", provenance)]
+
+
 def write_sweep(table: pd.DataFrame, folder: str | Path, provenance: Provenance | None = None) -> list[Path]:
     """A sweep's tidy table: a column per swept parameter beside strategy, replication, seed, kpi, value."""
     folder = Path(folder)
@@ -479,6 +485,7 @@ class Folder:
     messages: pd.DataFrame | None = None  # message-level handling's runs
     replications: pd.DataFrame | None = None  # tidy: strategy, replication, seed, kpi, value
     sweep: pd.DataFrame | None = None
+    concurrency: pd.DataFrame | None = None  # tidy: cap, handling, strategy, replication, seed, kpi, value
     study: Staffing | None = None
     schedule: Schedule | None = None
     service_target: float | None = None
@@ -506,6 +513,8 @@ def read(path: str | Path) -> Folder:
         found.replications = table
     if (path / "sweep.parquet").exists():
         found.sweep = _read_parquet(path / "sweep.parquet")
+    if (path / "concurrency.parquet").exists():
+        found.concurrency = _read_parquet(path / "concurrency.parquet")
     if (path / "staffing.parquet").exists():
         try:
             found.study = read_staffing(path)
@@ -514,10 +523,10 @@ def read(path: str | Path) -> Folder:
                                f"{' '.join(str(exc).split())[:200]}); run convsim staff again") from None
     if (path / "roster.parquet").exists():
         found.schedule = read_schedule(path)
-    if all(getattr(found, n) is None for n in ("conversations", "replications", "sweep", "study")):
+    if all(getattr(found, n) is None for n in ("conversations", "replications", "sweep", "concurrency", "study")):
         raise ConvsimError(f"{path}: no results to report (expected the output of convsim run, compare, sweep, "
-                           "staff or schedule: summary.parquet, replications.parquet, sweep.parquet or "
-                           "staffing.parquet)")
+                           "concurrency, staff or schedule: summary.parquet, replications.parquet, sweep.parquet, "
+                           "concurrency.parquet or staffing.parquet)")
     return found
 
 
