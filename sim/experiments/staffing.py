@@ -59,7 +59,7 @@ from sim.experiments.executor import Executor
 from sim.experiments.runner import simulate
 from sim.io.results import Staffing
 from sim.model import scenario as scenario_file
-from sim.model.scenario import WEEKDAYS, Scenario, Shift
+from sim.model.scenario import WEEKDAYS, ByCase, Scenario, Shift
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -589,12 +589,15 @@ def _runs(on: np.ndarray) -> list[np.ndarray]:
 
 
 def planned(scenario: Scenario, day: Day) -> dict[str, np.ndarray]:
-    """The scenario's own headcount: agents of each team online, on average, in each cell of the cycle."""
+    """The scenario's own headcount: agents of each team online, on average, in each cell of the cycle (a
+    headcount table's agent by agent, the n-th online while the table asks for n or more)."""
     exposure = day.exposure()
     result = {}
     for team in scenario.teams:
-        shifts = [(spec.count, spec.online(scenario.start, scenario.duration))
-                  for spec in scenario.agents if spec.team == team]
+        shifts = [(1, spec.online(scenario.start, scenario.duration, number)) if spec.headcount is not None
+                  else (spec.count, spec.online(scenario.start, scenario.duration))
+                  for spec in scenario.agents if spec.team == team
+                  for number in (range(1, spec.count + 1) if spec.headcount is not None else (1,))]
         spans = [span for _, online in shifts for span in online]
         counts = [count for count, online in shifts for _ in online]
         online = day.fold(np.array(spans), np.array(counts)) if spans else np.zeros(day.cells)
@@ -750,10 +753,9 @@ def _search(trials: Trials, planning: Planning) -> Search:
         rate_error = np.where(per_replication > 0, offered.std(axis=0, ddof=1) / math.sqrt(len(offered))
                               / per_replication, 0.0)
         handle = current.tallies[..., HANDLE_SUM].sum(axis=(0, 2)) / current.tallies[..., HANDLE_COUNT].sum(axis=(0, 2))
-    handle = np.where(np.isnan(handle), [
-        (scenario.teams[team].handle_time or scenario.handling.handle_time).mean for team in teams], handle)
+    handle = np.where(np.isnan(handle), [_typical_handle(scenario, team) for team in teams], handle)
     capacity = np.array([_capacity(scenario, team) for team in teams])
-    patience = scenario.contacts.patience.mean if scenario.contacts.patience is not None else None
+    patience = _typical(scenario.contacts.patience) if scenario.contacts.patience is not None else None
     load = Load.smoothed(rate, rate_error, handle, capacity, patience, reach=max(1, round(3600 / day.width)))
     traffic = current.offered > 0
     floor = np.where(traffic, np.maximum(planning.occupancy_floor(load.busy), 1), 0).astype(np.int64)
@@ -793,6 +795,22 @@ def _search(trials: Trials, planning: Planning) -> Search:
                    {"scenario plan": plan_runs, "requirement": final_runs}, rounds)
     found.note = np.select([~traffic, failing, found.capped], ["", "unconfirmed", "capped"], "")
     return found
+
+
+def _typical(dist: Any) -> float:
+    """One figure for a distribution, for the closed forms: its mean; for one by case, its ``otherwise``'s."""
+    return (dist.otherwise if isinstance(dist, ByCase) else dist).mean
+
+
+def _typical_handle(scenario: Scenario, team: str) -> float:
+    """A team's handle time where its intervals measured none: the scenario's mean (message by message:
+    the mean exchanges times a reply and an answer)."""
+    handling = scenario.handling
+    spec = scenario.teams[team].handle_time or handling.handle_time
+    if spec is None and handling.messages is not None:
+        turns = handling.messages
+        return turns.mean_exchanges * (turns.reply_time.mean + turns.think_time.mean)
+    return _typical(spec)
 
 
 def _capacity(scenario: Scenario, team: str) -> float:
