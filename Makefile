@@ -2,6 +2,7 @@
 # make test      — set up and run the tests (installs headless Chromium for the report's browser test)
 # make notebooks — open the analyst notebooks in JupyterLab from the project's environment
 # make bench     — the benchmark suite (takes a quarter of an hour; not part of make test)
+# make fuzz      — hostile input of every class, about 10,000 generated cases (a few minutes; make test runs a small profile)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STRATEGIES := --strategy round_robin --strategy least_busy --strategy skill_based
 TARGETS := --target "service_level>=0.8@60s" --target "abandonment_rate<=0.05"
 
-.PHONY: demo test bench notebooks browser clean
+.PHONY: demo test bench fuzz notebooks browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ notebooks: $(VENV)/.notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzzing.py --cases $${CASES:-10000}
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

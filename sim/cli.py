@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from sim import files
 from sim.analysis import comparison
@@ -462,7 +463,34 @@ def _error(exc: BaseException) -> str:
     return str(exc)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+
+
+class _Escaped(io.TextIOBase):
+    """stdout with control characters (a terminal escape in a file's name) shown escaped, never raw."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(_CONTROL.sub(lambda found: repr(found.group())[1:-1], text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        with contextlib.redirect_stdout(_Escaped(sys.stdout)):
+            return _main(argv)
+    except BrokenPipeError:  # the reader went away (convsim strategies | head): stop quietly, as tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.argv = argv
@@ -475,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return args.handler(args)
         return args.handler(args)
     except (ConvsimError, OSError) as exc:  # OSError: the machine's (a full disk, a read-only folder …)
+        if isinstance(exc, BrokenPipeError) and exc.filename is None:
+            raise  # stdout's reader went away (an output FIFO's names its file)
         print(f"convsim: error: {one_line(_error(exc))}", file=sys.stderr)
         return 2
 

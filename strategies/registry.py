@@ -108,4 +108,28 @@ def make(name: str, params: Mapping[str, Any] | None = None, kind: Kind = "strat
         raise StrategyError(f"{kind} {name!r}: making it raised {type(exc).__name__}: {exc}") from None
     if not getattr(made, "name", ""):
         made.name = name
+    if kind == "strategy" and not hasattr(made, "wake_after"):
+        made.wake_after = None  # a plain class with choose() asks for no further dispatch
+    if not cls.__module__.startswith("strategies."):
+        _guard(made, name, kind)
     return made
+
+
+def _guard(made: Any, name: str, kind: Kind) -> None:
+    """A user's policy whose own code fails (raises, or exits) during a run fails as a StrategyError
+    naming it, never as a traceback out of the engine; built-in policies are not wrapped."""
+    for method in ("prepare", _KINDS[kind][2]):
+        inner = getattr(made, method, None)
+        if inner is None:
+            continue
+
+        def guarded(*args: Any, _inner: Callable[..., Any] = inner, _method: str = method) -> Any:
+            try:
+                return _inner(*args)
+            except (Exception, SystemExit) as exc:
+                raise StrategyError(f"{kind} {name!r}: its {_method}() raised {type(exc).__name__}: {exc}") from None
+
+        try:
+            setattr(made, method, guarded)
+        except AttributeError:  # __slots__: left as it is
+            return

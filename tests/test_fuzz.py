@@ -139,3 +139,13 @@ def test_generated_traces_load_and_run_or_fail_clearly(tmp_path_factory, rows, u
     path = folder / "fuzzed.yaml"
     path.write_text(yaml.safe_dump(data))
     check(path, "trace.csv")
+
+
+def test_a_small_derandomised_profile_of_every_hostile_class():
+    """tests/fuzzing.py (make fuzz) at a small, fixed profile: every class of hostile input ends in ok or a
+    clean error, never a traceback, a hang, wrong data or a special file replaced."""
+    import fuzzing
+
+    tally = fuzzing.fuzz(cases=240, derandomize=True, progress=False)
+    assert set(tally.counts) == set(fuzzing.CLASSES)
+    assert tally.bad() == 0, tally.table() + "\n" + "\n".join(f"{k}: {v}" for k, v in tally.first.items())

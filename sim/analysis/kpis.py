@@ -37,12 +37,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
-from sim.analysis.theory import ErlangA, ErlangC
+if TYPE_CHECKING:  # (theory imports scipy: 60 MB a run need not hold)
+    from sim.analysis.theory import ErlangA, ErlangC
 
 Unit = Literal["count", "share", "seconds", "index", "number"]  # number: a mean of counts
 Measure = Callable[["Conversations"], np.ndarray]

@@ -30,6 +30,14 @@ def _category(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names)
 
 
+def _distinct(codes: np.ndarray, names: pd.Index) -> pd.Categorical:
+    """Codes of names known to be distinct (the contact ids): pandas would check that they are by building
+    a hash table of them as Python strings, about 60 bytes a contact kept with the run's ids."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    dtype = pd.CategoricalDtype(names) if fastpath is None else fastpath(names, False)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
 def _optional(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     """Codes where -1 means "none" (no team, no agent)."""
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names, validate=False)
@@ -42,10 +50,10 @@ def conversations(records: RunRecords) -> pd.DataFrame:
     first, closed = c["first_response_at"], c["closed_at"]
     skill = c["skill_match"]
     frame = pd.DataFrame({
-        "strategy": pd.Categorical([info.strategy] * len(opened)),
+        "strategy": pd.Categorical.from_codes(np.zeros(len(opened), dtype=np.int8), categories=[info.strategy]),
         "seed": info.seed,
         "conversation_id": c["id"],
-        "contact_id": _category(c["contact"], info.contact_ids),
+        "contact_id": _distinct(c["contact"], info.contact_ids),
         "source": _category(c["source"], list(ev.NAMES)).set_categories(list(ev.SOURCES)),
         "channel": _category(c["channel"], info.channels),
         "team": _optional(c["team"], info.teams),
@@ -64,7 +72,7 @@ def conversations(records: RunRecords) -> pd.DataFrame:
         "skill_match": pd.array(np.where(skill < 0, None, skill == 1), dtype="boolean"),
         "bot": c["bot"],
         "queue_time": c["queue_time"],
-    })
+    }, copy=False)  # the records' columns as they are, not a second copy of them (copy-on-write guards both)
     for column in [name for name in c if name.startswith("field:")]:
         name = column.removeprefix("field:")
         frame[column if name in frame else name] = pd.Categorical(c[column])
@@ -192,14 +200,25 @@ def _attention(records: RunRecords, online: np.ndarray) -> dict[str, np.ndarray]
 def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Total overlap of the spans [begin, end) with each cell of ``grid`` (cell edges), each span counted
     ``weights`` times (once by default)."""
-    weights = np.ones(len(begin)) if weights is None else np.asarray(weights, dtype=float)
+    weights = None if weights is None else np.asarray(weights, dtype=float)
+
+    def running(values: np.ndarray) -> np.ndarray:  # [0, cumsum(values)…] without a second copy
+        total = np.empty(len(values) + 1)
+        total[0] = 0.0
+        np.cumsum(values, out=total[1:])
+        return total
 
     def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
         order = np.argsort(points, kind="stable")
-        points, weight = points[order], weights[order]
+        points = points[order]
         count = np.searchsorted(points, at, side="left")
-        before = np.concatenate(([0.0], np.cumsum(weight * points)))[count]
-        return np.concatenate(([0.0], np.cumsum(weight)))[count] * at - before
+        if weights is None:  # each span once: the same sums, without arrays of ones (8 bytes a span each)
+            del order
+            before = running(points)[count]
+            return count.astype(float) * at - before
+        weight = weights[order]
+        before = running(weight * points)[count]
+        return running(weight)[count] * at - before
 
     cumulative = integral(begin, grid) - integral(end, grid)
     return np.diff(cumulative)

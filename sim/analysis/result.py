@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sim import memory
 from sim.analysis import comparison, metrics
 from sim.analysis.kpis import KPIS, format_kpi
 from sim.engine.records import RunRecords
@@ -105,17 +106,22 @@ SEGMENTS = ("team", "channel", "source", "agent_id")
 def tables(records: RunRecords) -> Result:
     """The DataFrames of one run's records."""
     conversation_table = metrics.conversations(records)
+    memory.release()  # its scratch memory back to the system before the intervals' (peaks do not stack)
     agent_table = metrics.agents(records)
     levelled = records.info.handling == "messages"
     message_table = metrics.messages(records.messages, records.info) if levelled else pd.DataFrame()
-    return Result(
+    interval_table = metrics.intervals(records, conversation_table)
+    memory.release()  # (the same between each table that scans every conversation)
+    result = Result(
         conversations=conversation_table,
         events=metrics.events(records.events, records.info),
         agents=agent_table,
-        intervals=metrics.intervals(records, conversation_table),
+        intervals=interval_table,
         summary=pd.DataFrame([metrics.summary(records, conversation_table, agent_table,
                                               (message_table if records.messages is not None else
                                                metrics.replies(records)) if levelled else None)]),
         messages=message_table,
         concurrency=metrics.concurrency(records) if levelled else pd.DataFrame(),
     )
+    memory.release()  # the making's scratch memory, back to the system
+    return result

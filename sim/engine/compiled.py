@@ -217,10 +217,11 @@ def _contacts(scenario: Scenario, trace: pd.DataFrame) -> tuple[np.ndarray, np.n
     after the trace's."""
     contacts = trace["contact_id"].astype("category")
     ids = contacts.cat.categories.astype(str)
-    extra = pd.Index([o.contact_id for o in scenario.outbound]).difference(ids)
+    # (no hash table of the ids is kept: pandas' would hold every id as a Python string, 50 bytes a contact)
+    outbound = pd.Index(list(dict.fromkeys(o.contact_id for o in scenario.outbound)), dtype=ids.dtype)
+    extra = outbound[~outbound.isin(ids)] if len(outbound) else outbound
     contact_ids = ids.append(extra) if len(extra) else ids
-    contact_index = {contact_id: int(contact_ids.get_loc(contact_id))
-                     for contact_id in dict.fromkeys(o.contact_id for o in scenario.outbound)}
+    contact_index = {contact_id: int(np.flatnonzero(contact_ids == contact_id)[0]) for contact_id in outbound}
     return trace["time"].to_numpy(dtype=float), contacts.cat.codes.to_numpy(), contact_ids, contact_index
 
 

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim import memory
+
 if TYPE_CHECKING:
     import simpy
 
     from sim.engine.entities import Conversation
 
 CHUNK = 1 << 16
+ROWS = 1 << 13  # the conversation log's chunk: its two dozen lists of Python objects cost 30 bytes a value
 Columns = dict[str, np.ndarray]
 Sink = Callable[[Columns], None]
 
@@ -56,7 +59,11 @@ class _Chunked:
             parts = [chunk.pop(name) for chunk in self.chunks]
             column = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
             columns[name] = column if order is None else column[order]
+            del parts, column
+            if len(self.chunks) > 8:
+                memory.release()  # each column's chunks back to the system as soon as joined: no stacking
         self.chunks.clear()
+        memory.release()
         return columns
 
 
@@ -87,7 +94,7 @@ class EventLog(_Chunked):
 class ConversationLog(_Chunked):
     """One row per conversation, written when it closes (or at the end, if still open)."""
 
-    SCHEMA = (("id", "i8"), ("contact", "i8"), ("source", "i2"), ("channel", "i2"), ("team", "i4"), ("agent", "i4"),
+    SCHEMA = (("id", "i8"), ("contact", "i4"), ("source", "i2"), ("channel", "i2"), ("team", "i4"), ("agent", "i4"),
               ("opened_at", "f8"), ("queued_at", "f8"), ("left_queue_at", "f8"), ("assigned_at", "f8"),
               ("first_response_at", "f8"), ("closed_at", "f8"), ("outcome", "i2"), ("category", "i4"),
               ("messages", "i4"), ("generation", "i4"), ("handbacks", "i4"), ("skill_match", "i1"), ("bot", "?"),
@@ -131,7 +138,7 @@ class ConversationLog(_Chunked):
         known = c.fields
         for name, append in zip(self.fields, self.field_appends, strict=True):
             append(known.get(name))
-        if len(self.lists[0]) >= CHUNK:
+        if len(self.lists[0]) >= ROWS:
             self.flush()
 
     def columns(self, order: np.ndarray | None = None) -> Columns:

@@ -35,10 +35,16 @@ from sim.engine.handling import Lumped, Messages
 from sim.engine.headcount import Headcounts
 from sim.engine.invariants import InvariantError, Invariants
 from sim.engine.records import Columns, ConversationLog, EventLog, MessageConversationLog, RunInfo, RunRecords
+from sim.errors import StrategyError
 
 Process = Generator[simpy.Event, Any, Any]
 PROGRESS_STEPS = 100
 TRACE_BLOCK = 1 << 14
+
+
+class WrongChoice(InvariantError, StrategyError):
+    """A strategy chose an agent it was not offered: a broken rule of the run, and its author's error to
+    report (in one line, by the command)."""
 
 
 class World:
@@ -338,8 +344,8 @@ class World:
             self.dispatch(queues[0])
 
     def _wrong_choice(self, conversation: Conversation, assignment: Assignment, agent: Agent) -> None:
-        raise InvariantError(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
-                         f"{assignment.strategy!r} chose {agent!r}, not one of the candidates")
+        raise WrongChoice(f"conversation {conversation.id} at t={self.env.now:g}: strategy "
+                          f"{assignment.strategy!r:.200} chose {agent!r:.200}, not one of the candidates")
 
     def _assign(self, conversation: Conversation, agent: Agent) -> None:
         now = self.env.now

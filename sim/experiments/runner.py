@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from sim import memory
 from sim.analysis import metrics
 from sim.analysis.result import Result, tables
 from sim.engine.compiled import compile_run
@@ -40,6 +41,8 @@ def simulate(scenario: Scenario, strategy: str | None = None, seed: int | None =
     messages = None if message_sink is None else (
         lambda columns, info: message_sink(metrics.messages(columns, info)))
     world = World(compile_run(scenario, trace, strategy, seed), sink, check, messages)
+    del trace  # compiled into arrays: a trace read here is let go of before the run
+    memory.release()
     if not progress:
         return world.run().records()
     hours = scenario.duration / 3600

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from sim import files
+from sim import files, memory
 from sim.analysis import comparison, metrics
 from sim.analysis.result import Result
 from sim.engine.records import RunInfo
@@ -159,13 +159,37 @@ def _write_json(path: Path, content: Any) -> Path:
     return path
 
 
+LARGE = 1 << 17  # rows of a table after whose writing memory is handed back
+
+
 def _write_table(table: pd.DataFrame, path: Path) -> Path:
     """A table as Parquet or CSV, by the path's suffix."""
     if path.suffix == ".parquet":
-        atomic_write(path, lambda p: table.to_parquet(p, index=False))
+        atomic_write(path, lambda p: _to_parquet(table, p))
     else:
         atomic_write(path, lambda p: table.to_csv(p, index=False))
+    if len(table) > LARGE:
+        memory.release()  # the conversion's buffers, back to the system before the next table
     return path
+
+
+def _to_parquet(table: pd.DataFrame, path: Path) -> None:
+    """``table.to_parquet``; a large table a row group of ``LARGE`` rows at a time (Parquet's writer holds a
+    whole row group in memory: a million conversations in one would cost 140 MB more), each categorical
+    column of many categories (the contact ids) with the categories its rows use (else each row group
+    would repeat them all)."""
+    if len(table) <= LARGE:
+        table.to_parquet(path, index=False)
+        return
+    schema = pa.Schema.from_pandas(table, preserve_index=False)
+    many = [name for name, dtype in table.dtypes.items()
+            if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) > 1024]
+    with pq.ParquetWriter(path, schema) as writer:
+        for begin in range(0, len(table), LARGE):
+            part = table.iloc[begin:begin + LARGE]
+            if many:
+                part = part.assign(**{name: part[name].cat.remove_unused_categories() for name in many})
+            writer.write_table(pa.Table.from_pandas(part, preserve_index=False).cast(schema))
 
 
 def _summary_json(summary: pd.DataFrame) -> dict[str, dict[str, Any]]:

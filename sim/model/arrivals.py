@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim import units
+from sim import memory, units
 from sim.errors import ScenarioError, TraceError
 from sim.files import atomic_write
 from sim.model.scenario import WEEKDAYS, ContactType, Generate, Scenario, TraceFile
@@ -89,7 +89,7 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
                             "(rates are contacts per hour)")
     midnight = -units.time_of_day(start)
     busyness = None
-    if spec.overdispersion > 0:  # the day's busyness, one multiplier a day shared by every type
+    if spec.overdispersion > 1e-6:  # the day's busyness, one multiplier a day shared by every type (below: none)
         shape = spec.overdispersion**-2
         days = max(int(np.floor((edges[-2] - midnight) / 86400)) + 1 for edges, _ in layouts if len(edges) > 1)
         busyness = rng.gamma(shape, 1 / shape, days)
@@ -126,11 +126,19 @@ def generate(spec: Generate, duration: float, rng: np.random.Generator,
         contact = np.concatenate((contact, contact[owner[inside]]))
     order = np.argsort(times, kind="stable")
     names = pc.binary_join_element_wise("c", pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 6, "0"), "")
-    contact_ids = pd.Categorical.from_codes(contact[order], categories=pd.Index(pd.array(names, dtype="str")))
+    contact_ids = pd.Categorical.from_codes(contact[order], dtype=_distinct(pd.Index(pd.array(names, dtype="str"))))
     frame = pd.DataFrame({"time": times[order], "contact_id": contact_ids})
     for name, values in columns.items():
         frame[name] = values[contact[order]]
+    memory.release()  # the drawing's scratch arrays, back to the system before the run
     return frame
+
+
+def _distinct(names: pd.Index) -> pd.CategoricalDtype:
+    """The categories of names known to be distinct (c000000, c000001 …): pandas would check that they are
+    by building a hash table of them as Python strings, about 60 bytes a contact kept as long as the trace."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    return pd.CategoricalDtype(names) if fastpath is None else fastpath(names, False)
 
 
 def _merged(parts: list[tuple[np.ndarray, dict[str, pd.Categorical]]], types: list[str]
@@ -229,6 +237,8 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
         frame[column] = values[keep].to_numpy(dtype=float)
     frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
     frame.attrs["dropped_rows"] = int(bad.sum())
+    del raw, problems, bad, time
+    memory.release()  # the checks' scratch memory (a hash of every row, for duplicates), back to the system
     return frame
 
 

@@ -123,7 +123,7 @@ class Generate(_Model):
     profile_step: Seconds = Field(3600.0, gt=0, description="length of each profile value's interval")
     volume: float = Field(1.0, ge=0, description="multiplier on every rate of the profile")
     weekdays: dict[Weekday, Annotated[float, Field(ge=0)]] = Field({}, description="rate multiplier per weekday")
-    overdispersion: float = Field(0.0, ge=0, description="coefficient of variation of the day multiplier")
+    overdispersion: float = Field(0.0, ge=0, le=10, description="coefficient of variation of the day multiplier")
     channels: Shares
     attributes: dict[str, Shares] = {}
     follow_ups: FollowUps | None = None
@@ -741,17 +741,25 @@ def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | Non
     return scenario
 
 
+_ERRORS = 8  # problems named in one message
 _SHOWN = reprlib.Repr()  # a value shown without formatting it whole (an alias bomb's value is huge)
 _SHOWN.maxstring = _SHOWN.maxother = 80
 _SHOWN.maxlevel = 3
 
 
+def _printable(text: str) -> str:
+    """Text with its control characters (a newline, a terminal escape a user's value brought) escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:_ERRORS]:
         where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("~")) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
-        shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {_SHOWN.repr(value)})"
-        lines.append(f"{where}: {message}{shown}")
-    return "; ".join(lines)
+        shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {_SHOWN.repr(value)[:80]})"
+        lines.append(_printable(f"{where[:200]}: {message[:400]}{shown}"))
+    more = f"; and {len(errors) - _ERRORS} more problem(s)" if len(errors) > _ERRORS else ""
+    return "; ".join(lines) + more

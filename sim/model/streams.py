@@ -20,7 +20,7 @@ import numpy as np
 
 BLOCK_BITS = 12
 BLOCK = 1 << BLOCK_BITS
-KEPT = 64  # blocks kept per purpose: 2 MB, the last 262,144 messages' variates
+KEPT = 16  # blocks kept per purpose: 512 KB, the last 65,536 messages' variates (an older one is drawn again)
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
 

@@ -22,7 +22,18 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
+    """SafeLoader that refuses a key given twice in one mapping, and stops reading nesting deeper than
+    MAX_DEPTH at once (PyYAML's scanner slows down quadratically with the depth of ``[[[…``)."""
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise _Bounded(f"line {self.get_mark().line + 1}: nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(token_class)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_DEPTH:
+            raise _Bounded(f"line {self.get_mark().line + 1}: nested deeper than {MAX_DEPTH} levels")
+        return super().add_indent(column)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
