@@ -1,7 +1,7 @@
 """The run's records, kept columnar and cheap.
 
-In the loop a record is a value appended to a list per column; every ``CHUNK`` rows the lists become
-numpy arrays, so memory stays near 8 bytes a field whatever the run's length. The event log can hand its
+In the loop a record is a tuple appended to a list of rows; every chunk of rows becomes one numpy array
+per column, so memory stays near 8 bytes a field whatever the run's length. The event log can hand its
 chunks to a sink (a file writer) instead of keeping them.
 """
 
@@ -29,22 +29,22 @@ Sink = Callable[[Columns], None]
 
 
 class _Chunked:
-    """Rows appended field by field to a list per column, turned into numpy arrays a chunk at a time."""
+    """Rows appended as tuples (one ``rows.append`` a record: the cheapest in the loop), turned into a
+    numpy array per column a chunk at a time."""
 
     def __init__(self, schema: tuple[tuple[str, str], ...], sink: Sink | None = None) -> None:
         self.schema = schema
-        self.lists: list[list] = [[] for _ in schema]
-        self.appends = tuple(values.append for values in self.lists)  # unpacked by add()
+        self.rows: list[tuple] = []
         self.chunks: list[Columns] = []
         self.sink = sink
 
     def flush(self) -> None:
-        if not self.lists[0]:
+        if not self.rows:
             return
-        columns = {name: np.array(values, dtype=dtype) for (name, dtype), values in zip(self.schema, self.lists,
-                                                                                      strict=True)}
-        for values in self.lists:
-            values.clear()
+        transposed = zip(*self.rows, strict=True)
+        columns = {name: np.array(values, dtype=dtype)
+                   for (name, dtype), values in zip(self.schema, transposed, strict=True)}
+        self.rows.clear()
         if self.sink is None:
             self.chunks.append(columns)
         else:
@@ -79,15 +79,10 @@ class EventLog(_Chunked):
         self.env = env
 
     def add(self, event: int, c: Conversation) -> None:
-        time, code, conversation, contact, source, agent, team = self.appends
-        time(self.env.now)
-        code(event)
-        conversation(c.id)
-        contact(c.contact)
-        source(c.source)
-        agent(-1 if c.agent is None else c.agent.index)
-        team(-1 if c.team is None else c.team.index)
-        if len(self.lists[0]) >= CHUNK:
+        rows = self.rows
+        rows.append((self.env.now, event, c.id, c.contact, c.source, -1 if c.agent is None else c.agent.index,
+                     -1 if c.team is None else c.team.index))
+        if len(rows) >= CHUNK:
             self.flush()
 
 
@@ -105,41 +100,27 @@ class ConversationLog(_Chunked):
         super().__init__(self.SCHEMA + tuple((f"field:{name}", "O") for name in fields))
         self.categories: dict[str, int] = {}
         self.fields = fields
-        self.field_appends = self.appends[len(self.SCHEMA):]
         self.messages = 0  # contact messages over every conversation recorded
         self.waited = 0.0  # queue time over every conversation recorded
 
     def add(self, c: Conversation) -> None:
-        (number, contact, source, channel, team, agent, opened, queued, left_queue, assigned, first_response,
-         closed, outcome, category, messages, generation, handbacks, skill_match, bot, queue_time
-         ) = self.appends[:20]
-        number(c.id)
-        contact(c.contact)
-        source(c.source)
-        channel(c.channel_code)
-        team(-1 if c.team is None else c.team.index)
-        agent(-1 if c.agent is None else c.agent.index)
-        opened(c.opened_at)
-        queued(c.queued_at)
-        left_queue(c.left_queue_at)
-        assigned(c.assigned_at)
-        first_response(c.first_response_at)
-        closed(c.closed_at)
-        outcome(c.outcome)
-        category(self.categories.setdefault(c.category, len(self.categories)))
-        messages(c.messages)
         self.messages += c.messages
-        generation(c.generation)
-        handbacks(c.handbacks)
-        skill_match(c.skill_match)
-        bot(c.bot)
-        queue_time(c.waited)
         self.waited += c.waited
-        known = c.fields
-        for name, append in zip(self.fields, self.field_appends, strict=True):
-            append(known.get(name))
-        if len(self.lists[0]) >= ROWS:
+        if self.fields:
+            known = c.fields
+            self.rows.append(self.row(c) + tuple(known.get(name) for name in self.fields))
+        else:
+            self.rows.append(self.row(c))
+        if len(self.rows) >= ROWS:
             self.flush()
+
+    def row(self, c: Conversation) -> tuple:
+        """The conversation's values, in the order of the schema (its fields follow)."""
+        return (c.id, c.contact, c.source, c.channel_code, -1 if c.team is None else c.team.index,
+                -1 if c.agent is None else c.agent.index, c.opened_at, c.queued_at, c.left_queue_at, c.assigned_at,
+                c.first_response_at, c.closed_at, c.outcome,
+                self.categories.setdefault(c.category, len(self.categories)), c.messages, c.generation, c.handbacks,
+                c.skill_match, c.bot, c.waited)
 
     def columns(self, order: np.ndarray | None = None) -> Columns:
         """The rows in the order the conversations opened."""
@@ -159,11 +140,11 @@ class MessageConversationLog(ConversationLog):
         self.exchanges = 0  # agent replies over every conversation recorded
 
     def add(self, c: Conversation) -> None:
-        exchanges, response_time_max = self.appends[len(ConversationLog.SCHEMA):len(self.SCHEMA)]
-        exchanges(c.turn)
         self.exchanges += c.turn
-        response_time_max(c.response_time_max)
         super().add(c)
+
+    def row(self, c: Conversation) -> tuple:
+        return (*super().row(c), c.turn, c.response_time_max)
 
 
 CONTACT, AGENT = 0, 1  # who wrote a message
@@ -253,3 +234,4 @@ class RunRecords:
     messages: Columns | None = None  # message-level handling: the messages (None when streamed, or lumped)
     replies: Columns | None = None  # message-level handling with the messages streamed: the replies' response times
     concurrency: np.ndarray | None = None  # message-level handling: per agent, online time with k open
+    at_warmup: Columns | None = None  # with a warm-up: the ``agents`` totals (and concurrency ``levels``) at its end

@@ -93,6 +93,7 @@ class World:
             self, None if message_sink is None else (lambda columns: message_sink(columns, self.info)))
         self.headcounts = Headcounts(self)
         self.invariants = Invariants.watch(self) if check else None
+        self.at_warmup: Columns | None = None  # the agents' totals when the warm-up ends
 
     # ------------------------------------------------------------------------------------- running
 
@@ -110,6 +111,8 @@ class World:
             timer = env.timeout(outbound.at)
             timer.callbacks.append(lambda _e, o=outbound, root=trace_length + number: self._open_outbound(o, root))
         horizon = self.scenario.duration
+        if 0 < self.scenario.warmup < horizon:  # the agents' KPIs are measured from its end, as the rest
+            env.timeout(self.scenario.warmup).callbacks.append(self._end_warmup)
         if progress is None:
             env.run(until=horizon)
         else:
@@ -225,11 +228,14 @@ class World:
         conversation.team = team
         conversation.teams = assignment.teams or team.alone
         conversation.queued_at = now
-        servers = team.servers
-        free_now = team.available if len(servers) == 1 else any(server.available for server in servers)
-        if free_now and not (team.waiting or team.returned):
+        if not (team.waiting or team.returned):
             # nobody ahead in the queue: the strategy chooses among the agents free now straight away
-            candidates = team.available if assignment.plain else assignment.candidates(conversation)
+            if assignment.plain:
+                candidates = team.available
+            elif any(server.available for server in team.servers):
+                candidates = assignment.candidates(conversation)
+            else:
+                candidates = None
             agent = assignment.strategy.choose(conversation, candidates, now) if candidates else None
             if agent is not None:
                 if agent not in candidates:
@@ -351,10 +357,15 @@ class World:
         now = self.env.now
         agent.account(now)
         agent.open += 1
-        weight = conversation.weight
-        agent.load += agent.capacity if weight == INF else weight
         agent.idle_since = now
-        if agent.open >= agent.capacity if self.weights is None else self.full(agent):
+        if self.weights is None:  # one slot each
+            agent.load += 1.0
+            full = agent.open >= agent.capacity
+        else:
+            weight = conversation.weight
+            agent.load += agent.capacity if weight == INF else weight
+            full = self.full(agent)
+        if full:
             for team in agent.teams:
                 del team.free[agent]
                 team.available.pop(agent, None)
@@ -380,7 +391,7 @@ class World:
                     team.available[agent] = None
         agent.open -= 1
         weight = conversation.weight
-        agent.load -= agent.capacity if weight == INF else weight
+        agent.load -= 1.0 if self.weights is None else agent.capacity if weight == INF else weight
         agent.idle_since = now
         del agent.conversations[conversation]
         return agent
@@ -471,7 +482,36 @@ class World:
             for conversation in list(agent.conversations):
                 self._hand_back(conversation)
 
+    def _end_warmup(self, _event: simpy.Event) -> None:
+        """Keep every agent's totals as they stand at the warm-up's end (the run itself is untouched)."""
+        now = self.env.now
+        for agent in self.agents:
+            agent.account(now)
+        self.at_warmup = self._agent_totals(writing_until=now)
+
     # ------------------------------------------------------------------------------------- records
+
+    def _agent_totals(self, writing_until: float | None = None) -> Columns:
+        """The agents' totals so far: conversations handled, online, busy, busy slot and overtime seconds (and
+        message-level handling's writing seconds, a reply being written counted up to ``writing_until``, and
+        ``levels``: online seconds with each number of conversations open)."""
+        agents = self.agents
+        table = {
+            "handled": np.array([a.handled for a in agents]),
+            "online_time": np.array([a.online_time for a in agents]),
+            "busy_time": np.array([a.busy_time for a in agents]),
+            "busy_slot_time": np.array([a.busy_slot_time for a in agents]),
+            "overtime": np.array([a.overtime for a in agents]),
+        }
+        if isinstance(self.handling, Messages):
+            levels = np.zeros((len(agents), max((len(a.levels) for a in agents), default=1)))
+            for row, agent in zip(levels, agents, strict=True):
+                row[:len(agent.levels)] = agent.levels
+            table["levels"] = levels
+            table["writing_time"] = np.array([
+                a.writing_time + (writing_until - a.writing_since
+                                  if writing_until is not None and a.writing is not None else 0.0) for a in agents])
+        return table
 
     @functools.cached_property
     def info(self) -> RunInfo:
@@ -489,24 +529,22 @@ class World:
         table = {
             "team": np.array([a.team.index for a in agents]),
             "capacity": np.array([a.capacity for a in agents]),
-            "handled": np.array([a.handled for a in agents]),
-            "online_time": np.array([a.online_time for a in agents]),
-            "busy_time": np.array([a.busy_time for a in agents]),
-            "busy_slot_time": np.array([a.busy_slot_time for a in agents]),
-            "overtime": np.array([a.overtime for a in agents]),
-        }
+        } | self._agent_totals()
+        levels = table.pop("levels", None)
         extra: dict[str, Any] = {}
         if isinstance(self.handling, Messages):  # the messages, each agent's writing and concurrency
             log = self.handling.log
             if log.sink is not None:
                 log.flush()  # the last chunk
-            levels = np.zeros((len(agents), max((len(a.levels) for a in agents), default=1)))
-            for row, agent in zip(levels, agents, strict=True):
-                row[:len(agent.levels)] = agent.levels
-            table["writing_time"] = np.array([a.writing_time for a in agents])
             streamed = log.sink is not None
             extra = {"messages": None if streamed else log.columns(), "concurrency": levels,
                      "replies": log.reply_columns() if streamed else None}
+        at_warmup = self.at_warmup
+        if at_warmup is not None and "levels" in at_warmup and levels is not None:  # padded to the run's width
+            before = at_warmup["levels"]
+            padded = np.zeros_like(levels)
+            padded[:, :before.shape[1]] = before
+            at_warmup = at_warmup | {"levels": padded}
         return RunRecords(
             info=self.info,
             conversations=self.conversation_log.columns(),
@@ -514,6 +552,7 @@ class World:
             events=None if events is None or events.sink is not None else events.columns(),
             agents=table,
             online=[agent.online_spans for agent in agents],
+            at_warmup=at_warmup,
             arrivals=np.concatenate([np.asarray(self.compiled.trace_time), np.asarray(self.return_times)]),
             **extra,
         )
