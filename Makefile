@@ -3,6 +3,7 @@
 # make notebooks — open the analyst notebooks in JupyterLab from the project's environment
 # make bench     — the benchmark suite (takes a quarter of an hour; not part of make test)
 # make fuzz      — hostile input of every class, about 10,000 generated cases (a few minutes; make test runs a small profile)
+# make schema    — regenerate the scenario schema (scenarios/scenario.schema.json) and docs/scenario-reference.md
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STRATEGIES := --strategy round_robin --strategy least_busy --strategy skill_based
 TARGETS := --target "service_level>=0.8@60s" --target "abandonment_rate<=0.05"
 
-.PHONY: demo test bench fuzz notebooks browser clean
+.PHONY: demo test bench fuzz schema notebooks browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,9 @@ notebooks: $(VENV)/.notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+schema: $(STAMP)
+	$(BIN)/python -m sim.model.reference
 
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzzing.py --cases $${CASES:-10000}

@@ -71,7 +71,7 @@ def resolve(name: str, kind: Kind = "strategy") -> type:
             raise StrategyError(f"{kind} {name!r} cannot be loaded: importing {module_name!r} raised "
                                 f"{type(exc).__name__}: {exc}") from None
     else:
-        found = available(kind).get(name)
+        found = _KINDS[kind][0].get(name) or available(kind).get(name)  # (a built-in: no scan of entry points)
         if found is None:
             known = ", ".join(sorted(available(kind)))
             plural = "strategies" if kind == "strategy" else "selections"

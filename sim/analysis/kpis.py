@@ -21,8 +21,16 @@ Definitions (every KPI of ours uses these):
   over all offered, the ASA over the answered.
 - ``abandonment_rate``: abandoned / offered.
 - ``resolution_time``: opened → closed, for conversations an agent closed (resolved or auto-closed).
-- ``agent_occupancy``: busy slot-time / online slot-time (slots = capacity); ``agent_utilisation``:
-  time with at least one open conversation / online time.
+- Agents' KPIs are measured over [warm-up, end), as the conversations' are over those opened from the
+  warm-up on: the agents table holds each agent's times over that span (online; busy: at least one
+  conversation open while online; busy slot-time: slots in use while online, slots = capacity).
+- ``occupancy_pooled``: total busy slot-time / total online slot-time of all agents — the share of the
+  chat slots online that were in use, as workforce planners and Erlang's ``occupancy`` mean it;
+  ``utilisation_pooled``: total busy time / total online time.
+- ``agent_occupancy_mean``, ``agent_utilisation_mean``: the unweighted mean over the agents online of each
+  agent's own ratio — the typical agent's, where an agent of a two-hour shift counts as much as one of ten;
+  the pooled figures weight each agent by its online (slot-)time. They agree when every agent is online
+  as long (and has as many slots).
 
 Message-level handling only (``messages=True``: in the summary of such runs alone, and no staffing target):
 - ``response_time``: a human agent's reply ← the contact's message it answers, over every reply (the
@@ -160,6 +168,12 @@ def _every_reply(c: Conversations) -> np.ndarray:
     return np.ones(len(c.replies), bool)
 
 
+def _pooled(busy: pd.Series, online: pd.Series) -> float:
+    """Total busy over total online (NaN with nobody online)."""
+    total = float(online.to_numpy(dtype=float).sum())
+    return float(busy.to_numpy(dtype=float).sum()) / total if total > 0 else float("nan")
+
+
 def _time_weighted(values: pd.Series, weights: pd.Series) -> float:
     values, weights = values.to_numpy(dtype=float), weights.to_numpy(dtype=float)
     return float(values @ weights / weights.sum()) if weights.sum() > 0 else float("nan")
@@ -197,9 +211,14 @@ KPIS = {kpi.name: kpi for kpi in (
     Kpi("assignment_to_first_response_mean", "seconds", "mean assignment to first response", "lower",
         numerator=lambda c: c["first_response_at"] - c["assigned_at"],
         denominator=lambda c: _known(c["first_response_at"] - c["assigned_at"])),
-    Kpi("agent_occupancy_mean", "share", "mean agent occupancy", agents=lambda a: _mean(a["occupancy"].to_numpy())),
-    Kpi("agent_utilisation_mean", "share", "mean agent utilisation",
+    Kpi("agent_occupancy_mean", "share", "agent occupancy, mean over agents",
+        agents=lambda a: _mean(a["occupancy"].to_numpy())),
+    Kpi("agent_utilisation_mean", "share", "agent utilisation, mean over agents",
         agents=lambda a: _mean(a["utilisation"].to_numpy())),
+    Kpi("occupancy_pooled", "share", "occupancy (busy slot-time / online slot-time)",
+        agents=lambda a: _pooled(a["busy_slot_time"], a["online_time"] * a["capacity"])),
+    Kpi("utilisation_pooled", "share", "utilisation (busy time / online time)",
+        agents=lambda a: _pooled(a["busy_time"], a["online_time"])),
     Kpi("workload_gini", "index", "workload Gini", "lower", agents=lambda a: gini(a["handled"].to_numpy())),
     Kpi("skill_match_rate", "share", "skill-match rate", "higher",
         numerator=lambda c: c.frame["skill_match"].to_numpy(dtype=bool, na_value=False),

@@ -38,6 +38,13 @@ def _distinct(codes: np.ndarray, names: pd.Index) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
+def _learned(values: np.ndarray) -> pd.Categorical:
+    """A learned field's values (None: unknown) as ``pd.Categorical(values)`` has them, sorted categories,
+    in one pass (pandas' constructor hashes the strings twice)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
+
+
 def _optional(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     """Codes where -1 means "none" (no team, no agent)."""
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=names, validate=False)
@@ -49,9 +56,9 @@ def conversations(records: RunRecords) -> pd.DataFrame:
     opened, assigned = c["opened_at"], c["assigned_at"]
     first, closed = c["first_response_at"], c["closed_at"]
     skill = c["skill_match"]
-    frame = pd.DataFrame({
+    columns = {
         "strategy": pd.Categorical.from_codes(np.zeros(len(opened), dtype=np.int8), categories=[info.strategy]),
-        "seed": info.seed,
+        "seed": np.full(len(opened), info.seed),
         "conversation_id": c["id"],
         "contact_id": _distinct(c["contact"], info.contact_ids),
         "source": _category(c["source"], list(ev.NAMES)).set_categories(list(ev.SOURCES)),
@@ -72,19 +79,21 @@ def conversations(records: RunRecords) -> pd.DataFrame:
         "skill_match": pd.array(np.where(skill < 0, None, skill == 1), dtype="boolean"),
         "bot": c["bot"],
         "queue_time": c["queue_time"],
-    }, copy=False)  # the records' columns as they are, not a second copy of them (copy-on-write guards both)
+    }
     for column in [name for name in c if name.startswith("field:")]:
         name = column.removeprefix("field:")
-        frame[column if name in frame else name] = pd.Categorical(c[column])
-    frame["time_to_assignment"] = assigned - opened
-    frame["first_response_time"] = first - opened
-    frame["resolution_time"] = closed - opened
+        columns[column if name in columns else name] = _learned(c[column])
+    columns["time_to_assignment"] = assigned - opened
+    columns["first_response_time"] = first - opened
+    columns["resolution_time"] = closed - opened
     start = pd.Timestamp(info.start)
     for column in ("opened_at", "first_response_at", "closed_at"):
-        frame[column.replace("_at", "_ts")] = start + pd.to_timedelta(frame[column], unit="s")
+        columns[column.replace("_at", "_ts")] = start + pd.to_timedelta(c[column], unit="s")
     if "exchanges" in c:  # message-level handling: agent replies, and the longest wait for one
-        frame["exchanges"] = c["exchanges"]
-        frame["response_time_max"] = c["response_time_max"]
+        columns["exchanges"] = c["exchanges"]
+        columns["response_time_max"] = c["response_time_max"]
+    # one frame of the columns as they are (not a copy of the records'; copy-on-write guards both)
+    frame = pd.DataFrame(columns, copy=False)
     return frame
 
 
@@ -124,7 +133,7 @@ def replies(records: RunRecords) -> pd.DataFrame:
 def concurrency(records: RunRecords) -> pd.DataFrame:
     """Message-level handling: per agent, its online time with each number of conversations open (the
     time-weighted distribution of its concurrency) and that time's share of its online time."""
-    levels = records.concurrency
+    _, levels = measured_totals(records)
     if levels is None:
         return pd.DataFrame(columns=["strategy", "seed", "agent_id", "team", "open", "online_time", "share"])
     agents, width = levels.shape
@@ -163,9 +172,21 @@ def events(columns: Columns | None, info: RunInfo) -> pd.DataFrame:
     })
 
 
+def measured_totals(records: RunRecords) -> tuple[Columns, np.ndarray | None]:
+    """The agents' totals (handled, online, busy, busy slot, overtime and writing seconds) and message-level
+    handling's concurrency levels over the span the KPIs measure, [warm-up, end): the run's totals less
+    those at the warm-up's end."""
+    a, levels, before = records.agents, records.concurrency, records.at_warmup
+    if before is None:
+        return a, levels
+    a = {name: column - before[name] if name in before else column for name, column in a.items()}
+    return a, None if levels is None else levels - before["levels"]
+
+
 def agents(records: RunRecords) -> pd.DataFrame:
-    """A row per agent: conversations handled, online time, occupancy and utilisation."""
-    a = records.agents
+    """A row per agent: conversations handled (closed), online time, busy time (at least one conversation
+    open) and busy slot-time, occupancy and utilisation — over [warm-up, end), the span the KPIs measure."""
+    a, levels = measured_totals(records)
     online = a["online_time"]
     with np.errstate(invalid="ignore", divide="ignore"):
         occupancy = np.where(online > 0, a["busy_slot_time"] / (online * a["capacity"]), np.nan)
@@ -183,16 +204,15 @@ def agents(records: RunRecords) -> pd.DataFrame:
         "overtime": a["overtime"],
         "occupancy": occupancy,
         "utilisation": utilisation,
-    } | (_attention(records, online) if records.concurrency is not None else {}))
+    } | (_attention(a, levels, online) if levels is not None else {}))
 
 
-def _attention(records: RunRecords, online: np.ndarray) -> dict[str, np.ndarray]:
+def _attention(a: Columns, levels: np.ndarray, online: np.ndarray) -> dict[str, np.ndarray]:
     """Message-level handling: each agent's time writing replies, its share of the online time, and the
     time-weighted mean of the conversations it held open while online."""
-    levels = records.concurrency
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"writing_time": records.agents["writing_time"],
-                "writing_share": np.where(online > 0, records.agents["writing_time"] / online, np.nan),
+        return {"writing_time": a["writing_time"],
+                "writing_share": np.where(online > 0, a["writing_time"] / online, np.nan),
                 "concurrency_mean": np.where(online > 0, levels @ np.arange(levels.shape[1]) / levels.sum(axis=1),
                                              np.nan)}
 
@@ -280,8 +300,9 @@ def intervals(records: RunRecords, frame: pd.DataFrame) -> pd.DataFrame:
 
 def summary(records: RunRecords, frame: pd.DataFrame, agent_table: pd.DataFrame,
             message_table: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The run's KPIs (:mod:`sim.analysis.kpis`), over the conversations opened after the scenario's
-    warm-up (the agents': over the whole run); message-level handling's only for its runs."""
+    """The run's KPIs (:mod:`sim.analysis.kpis`), each over what follows the scenario's warm-up: the
+    conversations opened from then on, and the agents' time from then to the end (``agent_table``, made by
+    :func:`agents`); message-level handling's only for its runs."""
     info = records.info
     working = agent_table[agent_table["online_time"] > 0]
     messages = info.handling == "messages"
