@@ -15,3 +15,8 @@ class TraceError(ConvsimError):
 
 class StrategyError(ScenarioError):
     """A strategy, named by a scenario or a command, that cannot be found or loaded."""
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario that loads and runs, but most likely not as its author meant (a step no conversation
+    reaches, a team nobody is routed to …): ``convsim check`` lists them."""

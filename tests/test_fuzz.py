@@ -23,7 +23,7 @@ VALID = {
     "arrivals": {"generate": {"profile": [40], "channels": {"whatsapp": 0.7, "webchat": 0.3},
                               "attributes": {"language": {"en": 0.8, "es": 0.2}},
                               "follow_ups": {"mean": 0.5, "delay": {"dist": "exponential", "mean": 60}}}},
-    "contacts": {"patience": {"dist": "exponential", "mean": 300}, "silent_share": 0.1,
+    "contacts": {"patience": {"dist": "exponential", "mean": 300}, "silent_share": 0.1, "known_fields": ["language"],
                  "returning": {"probability": 0.1, "delay": {"dist": "constant", "value": 600}}},
     "handling": {"first_response": {"dist": "constant", "value": 10},
                  "handle_time": {"dist": "lognormal", "mean": 300, "sd": 200}, "slowdown": 0.1},

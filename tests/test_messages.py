@@ -43,7 +43,7 @@ def poisson_trace(n, rate, seed):
 
 
 def test_the_handling_section_takes_a_mode_and_its_turns():
-    scenario = make_scenario(handling=messages(exchanges={2: 1, 6: 3}, silent_probability=0.1))
+    scenario = make_scenario(handling=messages(exchanges={"weights": {2: 1, 6: 3}}, silent_probability=0.1))
     spec = scenario.handling.messages
     assert scenario.handling.mode == "messages" and spec.exchanges.shares == {2: 0.25, 6: 0.75}
     assert spec.mean_exchanges == 5.0

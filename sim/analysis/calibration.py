@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,18 +84,26 @@ def _opened(log: pd.DataFrame, start: dt.datetime | None) -> pd.Series:
     raise TraceError("the log needs an opened_ts column (or opened_at seconds and a start)")
 
 
-def arrival_profile(opened: pd.Series) -> tuple[list[float], dict[str, float], float, pd.DataFrame]:
+def arrival_profile(opened: pd.Series, runs: pd.Series | None = None
+                    ) -> tuple[list[float], dict[str, float], float, pd.DataFrame]:
     """The separable fit: a daily profile (contacts per hour per 15 minutes), weekday multipliers,
-    and the overdispersion of day totals around it (method of moments), with the per-day table."""
+    and the overdispersion of day totals around it (method of moments), with the per-day table.
+
+    ``runs`` labels each conversation's run (a results folder's strategy and seed): every run's days are
+    days of their own, so a folder of several strategies (the same contacts each) or seeds (the same
+    dates) gives the volume of one, not their sum."""
     first = opened.min().normalize()
-    days = int((opened.max().normalize() - first).days) + 1
+    span = int((opened.max().normalize() - first).days) + 1
     offset = (opened - first).dt.total_seconds().to_numpy()
-    day = (offset // 86400).astype(int)
+    run = np.zeros(len(opened), dtype=int) if runs is None else pd.factorize(runs)[0]
+    count = int(run.max()) + 1 if len(run) else 1
+    days = span * count
+    day = run * span + (offset // 86400).astype(int)
     slot = ((offset % 86400) // SLOT).astype(int)
     slots = int(86400 // SLOT)
     counts = np.zeros((days, slots))
     np.add.at(counts, (day, slot), 1)
-    weekday = (first.weekday() + np.arange(days)) % 7
+    weekday = (first.weekday() + np.arange(days) % span) % 7
     totals = counts.sum(axis=1)
     per_weekday = np.array([totals[weekday == w].mean() if (weekday == w).any() else np.nan for w in range(7)])
     mean_day = np.nanmean(per_weekday)
@@ -104,26 +113,72 @@ def arrival_profile(opened: pd.Series) -> tuple[list[float], dict[str, float], f
     profile = (shape * 3600 / SLOT).tolist()
     expected = scale * shape.sum()
     excess = ((totals - expected) ** 2 - expected).sum() / (expected**2).sum()
-    table = pd.DataFrame({"day": first + pd.to_timedelta(np.arange(days), unit="D"), "contacts": totals,
-                          "expected": expected})
+    table = pd.DataFrame({"run": np.arange(days) // span,
+                          "day": first + pd.to_timedelta(np.arange(days) % span, unit="D"),
+                          "contacts": totals, "expected": expected})
     return profile, multipliers, math.sqrt(max(excess, 0.0)), table
 
 
 def shares(column: pd.Series) -> dict[str, float]:
     counts = column.dropna().astype(str).value_counts(normalize=True).sort_index()
-    return {key: round(float(value), 6) for key, value in counts.items()}
+    return rounded(dict(counts.items()))
 
 
-def fit(log: pd.DataFrame, start: dt.datetime | None = None) -> tuple[dict[str, Any], dict[str, list[Fit]]]:
+def rounded(shares: dict[Any, float], digits: int = 6) -> dict[Any, float]:
+    """Shares to ``digits`` decimals, still adding up to 1 (as a scenario requires): the largest takes the
+    rounding's remainder."""
+    out = {key: round(float(value), digits) for key, value in shares.items()}
+    largest = max(out, key=out.__getitem__)
+    out[largest] = round(1.0 - sum(value for key, value in out.items() if key != largest), digits)
+    return out
+
+
+RUNS = ("strategy", "seed")  # the columns that tell a results folder's runs apart
+
+
+def select(log: pd.DataFrame, strategies: Sequence[str] | None = None,
+           columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The log with an export's ``columns`` renamed to ours (ours: theirs, as a trace's ``columns:``) and,
+    from a results folder, only the runs of ``strategies`` (None: every one)."""
+    if columns:
+        missing = [theirs for theirs in columns.values() if theirs not in log]
+        if missing:
+            raise TraceError(f"the log has no column(s) {', '.join(map(repr, missing))} to map; its columns: "
+                             f"{', '.join(map(str, log.columns[:30]))}")
+        log = log.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    if strategies:
+        if "strategy" not in log:
+            raise TraceError("the log has no strategy column to choose runs by: fit it without a strategy")
+        held = list(dict.fromkeys(log["strategy"].astype(str)))
+        unknown = [name for name in strategies if name not in held]
+        if unknown:
+            raise TraceError(f"the log holds no run of {', '.join(unknown)}; its strategies: {', '.join(held)}")
+        log = log[log["strategy"].astype(str).isin(list(strategies))]
+    return log
+
+
+def _runs(log: pd.DataFrame) -> pd.Series | None:
+    """Each row's run (strategy and seed) in a results folder's log; None for a plain export."""
+    keys = [column for column in RUNS if column in log]
+    if not keys:
+        return None
+    return log[keys].astype(str).agg("/".join, axis=1)
+
+
+def fit(log: pd.DataFrame, start: dt.datetime | None = None,
+        strategies: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[str, list[Fit]]]:
     """A scenario fragment (arrivals.generate, handling.handle_time, contacts.patience) fitted from the
     log, and every distribution fit considered (for the report); from a message-level log, the
-    fragment of message-level handling (:func:`fit_messages`)."""
+    fragment of message-level handling (:func:`fit_messages`). From a results folder's log of several
+    runs (strategies, seeds), the arrivals are those of one run on average; ``strategies`` keeps only
+    their runs."""
+    log = select(log, strategies)
     if {"who", "turn"} <= set(log.columns):
         return fit_messages(log)
     inbound = log[log["source"].astype(str) == "contact"] if "source" in log else log
     if inbound.empty:
         raise TraceError("the log has no inbound conversations to fit")
-    profile, weekdays, overdispersion, _ = arrival_profile(_opened(inbound, start))
+    profile, weekdays, overdispersion, _ = arrival_profile(_opened(inbound, start), _runs(inbound))
     generate: dict[str, Any] = {"profile": [round(v, 4) for v in profile], "profile_step": "15m",
                                 "weekdays": {k: round(v, 4) for k, v in weekdays.items()},
                                 "overdispersion": round(overdispersion, 4)}
@@ -248,7 +303,7 @@ def _fit_exchanges(counts: np.ndarray, silent: float) -> tuple[list[Fit], dict[s
         (Fit("geometric", 1 / resolve, math.sqrt(1 - resolve) / resolve, geometric_ll, 2 - 2 * geometric_ll, n),
          {"resolve_probability": round(resolve, 6)}),
         (Fit("counts", mean, sd, counts_ll, 2 * (len(values) - 1) - 2 * counts_ll, n),
-         {"exchanges": {int(v): round(float(s), 6) for v, s in zip(values, shares, strict=True)}}),
+         {"exchanges": rounded({int(v): float(s) for v, s in zip(values, shares, strict=True)})}),
     ]
     candidates.sort(key=lambda pair: pair[0].aic)
     return [fit for fit, _ in candidates], candidates[0][1]

@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from sim import units
-from sim.errors import ScenarioError
-from sim.model import loops, yamltext
+from sim.errors import ScenarioError, ScenarioWarning
+from sim.model import lint, loops, yamltext
 from sim.model.distributions import Constant, Distribution
 from sim.units import Seconds
 
@@ -35,6 +35,7 @@ MAX_SEED = 2**63 - 2**20  # seeds are 64-bit; replications add to them
 MAX_INTERVAL_ROWS = 1_000_000  # rows of the intervals table, per team and run
 MAX_AGENTS = 1_000_000
 MAX_RETURNS = 10_000  # conversations one contact may open by returning
+SHARES_TOLERANCE = 1e-9  # how far from 1 shares may add up (weights are normalised instead)
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
@@ -42,7 +43,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
+def _weights(value: Any) -> tuple[Any, bool]:
+    """A mapping of shares, and whether it was given as ``{weights: {...}}`` (to be normalised)."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("weights"), dict):
+        return value["weights"], True
+    return value, False
+
+
+def _summed(shares: dict[Any, float], weighted: bool) -> None:
+    """Shares must add up to 1; weights (``{weights: {...}}``) to any positive total."""
+    total = sum(shares.values())
+    if not 0 < total < float("inf"):
+        raise ValueError(f"shares must add up to a positive finite total, got {shares!r}")
+    if not weighted and abs(total - 1) > SHARES_TOLERANCE:
+        terms = " + ".join(f"{key} {share:g}" for key, share in list(shares.items())[:8])
+        raise ValueError(f"shares add up to {total:.12g} ({terms}{' …' if len(shares) > 8 else ''}), not 1; "
+                         "correct them, or give weights to be normalised as {weights: {...}}")
+
+
 def _shares(value: Any) -> dict[str, float]:
+    value, weighted = _weights(value)
     if not isinstance(value, dict) or not value:
         raise ValueError(f"expected a mapping of value to share, got {value!r}")
     shares = {}
@@ -50,14 +70,14 @@ def _shares(value: Any) -> dict[str, float]:
         if isinstance(share, bool) or not isinstance(share, int | float) or not share >= 0:
             raise ValueError(f"share of {key!r} must be a number >= 0, got {share!r}")
         shares[str(key)] = float(share)
+    _summed(shares, weighted)
     total = sum(shares.values())
-    if not 0 < total < float("inf"):
-        raise ValueError(f"shares must add up to a positive finite total, got {value!r}")
     return {key: share / total for key, share in shares.items()}
 
 
 Shares = Annotated[dict[str, float], BeforeValidator(_shares)]
-"""Value → share; shares are normalised to add up to 1."""
+"""Value → share. Shares add up to 1 (within 1e-9), or are weights, written ``{weights: {a: 3, b: 1}}``,
+normalised to add up to 1."""
 
 
 class StrategySpec(_Model):
@@ -98,6 +118,11 @@ class Returns(_Model):
     delay: Distribution
 
 
+REPEAT = ("the period after which the values start again, written to say a cycle other than whole days is "
+          "meant; it must equal their number x their step. Without it, values that last other than whole days "
+          "and run out within the scenario are an error")
+
+
 class ContactType(_Model):
     """One type of contact with its own profile (ContactCenters' contact types): new contacts per hour
     for consecutive intervals of ``profile_step`` from midnight, repeated; its own channel and
@@ -105,6 +130,7 @@ class ContactType(_Model):
 
     profile: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
     profile_step: Seconds | None = Field(None, gt=0, description="default: the generator's profile_step")
+    repeat: Seconds | None = Field(None, gt=0, description=REPEAT)
     channels: Shares | None = None
     attributes: dict[str, Shares] = {}
 
@@ -121,6 +147,7 @@ class Generate(_Model):
     profile: list[Annotated[float, Field(ge=0)]] | None = Field(None, min_length=1)
     types: dict[str, ContactType] = Field({}, description="contact types, each with its own profile")
     profile_step: Seconds = Field(3600.0, gt=0, description="length of each profile value's interval")
+    repeat: Seconds | None = Field(None, gt=0, description=REPEAT)
     volume: float = Field(1.0, ge=0, description="multiplier on every rate of the profile")
     weekdays: dict[Weekday, Annotated[float, Field(ge=0)]] = Field({}, description="rate multiplier per weekday")
     overdispersion: float = Field(0.0, ge=0, le=10, description="coefficient of variation of the day multiplier")
@@ -135,6 +162,8 @@ class Generate(_Model):
             raise ValueError("give exactly one of 'profile' or 'types'")
         if self.types and "type" in self.attributes:
             raise ValueError("attributes: 'type' is set by 'types'")
+        if self.types and self.repeat is not None:
+            raise ValueError("repeat: give it to the type whose profile it is (types.NAME.repeat)")
         return self
 
 
@@ -173,7 +202,10 @@ class Contacts(_Model):
         0.0, description="share of contacts who stop replying after the agent's first message")
     returning: Returning | None = None
     known_fields: list[str] = Field(
-        [], description="contact attributes the platform already holds at opening (read from the trace)")
+        [], description="contact attributes the platform already holds at opening, read from the arrivals (trace "
+        "columns or generated attributes). An attribute not listed is the contact's true value only: the "
+        "workflow knows it once an ask or lookup step sets it, and a branch, skills_from or priority field "
+        "that nothing sets is an error")
 
 
 class Case(_Model):
@@ -203,9 +235,21 @@ Varying = Annotated[Annotated[Distribution, Tag("~dist")] | Annotated[ByCase, Ta
 
 
 class Counts(_Model):
-    """A number of exchanges by its shares: count -> share (shares are normalised to add up to 1)."""
+    """A number of exchanges by its shares: count -> share, adding up to 1 (or ``{weights: {...}}``,
+    normalised)."""
 
     shares: dict[Annotated[int, Field(ge=1)], Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+    @field_validator("shares", mode="before")
+    @classmethod
+    def _summed(cls, value: Any) -> Any:
+        value, weighted = _weights(value)
+        if isinstance(value, dict) and value and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value.values()):
+            _summed(value, weighted)
+            total = sum(value.values())
+            return {count: share / total for count, share in value.items()} if weighted else value
+        return value
 
     @field_validator("shares")
     @classmethod
@@ -327,6 +371,7 @@ class Headcount(_Model):
 
     periods: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
     step: Seconds = Field(3600.0, gt=0, description="length of each period")
+    repeat: Seconds | None = Field(None, gt=0, description=REPEAT)
     on_drop: Literal["idle_first", "named"] = "idle_first"
 
     def changes(self, start: dt.datetime, horizon: float) -> list[tuple[float, int]]:
@@ -504,12 +549,12 @@ class Branch(_Step):
 class Hours(_Step):
     """Business hours: inside them go on, outside go to the ``outside`` step. A ``close`` at or before
     ``open`` closes the next day (``open: "22:00", close: "06:00"`` is the night); ``days`` are the days
-    the span opens."""
+    the span opens, every day by default (as agents' shifts)."""
 
     type: Literal["hours"]
     open: Annotated[float, BeforeValidator(units.clock)]
     close: Annotated[float, BeforeValidator(units.clock)]
-    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+    days: list[Weekday] = Field(list(WEEKDAYS), description="weekdays the span opens; default: every day")
     outside: str
 
     @model_validator(mode="after")
@@ -589,7 +634,8 @@ class Scenario(_Model):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     interval: Seconds = Field(900.0, gt=0, description="length of the intervals table's rows")
     service_target: Seconds = Field(60.0, description="first response within this counts as in service level")
-    warmup: Seconds = Field(0.0, description="conversations opened before this are left out of the KPIs")
+    warmup: Seconds = Field(0.0, description="conversations opened before this are left out of the KPIs; "
+                            "before the end of the run")
     strategy: StrategySpec = StrategySpec(name="round_robin")
     selection: StrategySpec = Field(StrategySpec(name="oldest_first"), description="which waiting conversation "
                                     "an agent with a free slot takes, among the queues it serves")
@@ -690,6 +736,15 @@ class Scenario(_Model):
                                  f"{MAX_RETURNS:,}; lower the probability or lengthen the delay")
         return self
 
+    @model_validator(mode="after")
+    def _linted(self) -> Scenario:
+        """What would silently go wrong (sim.model.lint), refused: fields read that nothing sets, profiles that
+        start again part-way through a day, a warm-up past the end."""
+        found = lint.errors(self)
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
     def agent_teams(self) -> dict[str, list[str]]:
         """Per agent group id, the teams it serves in order: its own, then ``serves``."""
         return {spec.id: list(dict.fromkeys([spec.team, *spec.serves])) for spec in self.agents}
@@ -738,6 +793,8 @@ def parse(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | Non
         scenario = Scenario.model_validate({**data, "base_dir": base_dir or Path("."), "source": source})
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {_describe(exc)}") from None
+    for text in lint.warnings(scenario):
+        warnings.warn(_printable(f"{source}: {text}"), ScenarioWarning, stacklevel=2)
     return scenario
 
 
@@ -756,10 +813,13 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     errors = exc.errors(include_url=False)
     for error in errors[:_ERRORS]:
-        where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("~")) or "(top level)"
+        where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("~"))
         message = error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         shown = "" if error["type"] in ("missing",) or isinstance(value, dict) else f" (got {_SHOWN.repr(value)[:80]})"
+        if not where:  # the scenario's own checks name their fields
+            lines.append(_printable(f"{message[:4000]}{shown}"))
+            continue
         lines.append(_printable(f"{where[:200]}: {message[:400]}{shown}"))
     more = f"; and {len(errors) - _ERRORS} more problem(s)" if len(errors) > _ERRORS else ""
     return "; ".join(lines) + more
