@@ -244,7 +244,7 @@ class Messages:
     def _row(self, *values: Any) -> None:
         rows = self.rows
         rows += values
-        if len(rows) >= MessageLog.LIMIT:
+        if len(rows) >= self.log.full:
             self.log.flush()
 
     def _write(self, agent: ChatAgent, conversation: Conversation, now: float) -> None:
@@ -275,7 +275,7 @@ class Messages:
         closes = turn >= conversation.exchanges
         rows = self.rows
         rows += (conversation.id, turn, AGENT, agent.index, now, response, closes)
-        if len(rows) >= MessageLog.LIMIT:
+        if len(rows) >= self.log.full:
             self.log.flush()
         if conversation.first_response_at != conversation.first_response_at:
             conversation.first_response_at = now
@@ -308,7 +308,7 @@ class Messages:
         conversation.awaiting = now
         rows = self.rows
         rows += (conversation.id, conversation.turn + 1, CONTACT, -1, now, NAN, False)
-        if len(rows) >= MessageLog.LIMIT:
+        if len(rows) >= self.log.full:
             self.log.flush()
         agent = conversation.agent
         if agent is not None:

@@ -1,8 +1,9 @@
 """The run's records, kept columnar and cheap.
 
-In the loop a record is a tuple appended to a list of rows; every chunk of rows becomes one numpy array
-per column, so memory stays near 8 bytes a field whatever the run's length. The event log can hand its
-chunks to a sink (a file writer) instead of keeping them.
+In the loop a record's numbers extend one flat list (``rows += (…)``: the cheapest in the loop, and no
+object the garbage collector tracks is left behind), its objects (a learned field's value) another;
+every chunk of rows becomes one numpy array per column, so memory stays near 8 bytes a field whatever
+the run's length. The event log can hand its chunks to a sink (a file writer) instead of keeping them.
 """
 
 from __future__ import annotations
@@ -23,28 +24,37 @@ if TYPE_CHECKING:
     from sim.engine.entities import Conversation
 
 CHUNK = 1 << 16
-ROWS = 1 << 13  # the conversation log's chunk: its two dozen lists of Python objects cost 30 bytes a value
+ROWS = 1 << 13  # the conversation log's chunk: its two dozen values a row cost 30 bytes each until flushed
 Columns = dict[str, np.ndarray]
 Sink = Callable[[Columns], None]
 
 
 class _Chunked:
-    """Rows appended as tuples (one ``rows.append`` a record: the cheapest in the loop), turned into a
-    numpy array per column a chunk at a time."""
+    """Rows whose numbers (the schema's columns but those of dtype ``O``, in order) extend ``rows`` and
+    whose objects extend ``objects``, turned into a numpy array per column every ``limit`` rows."""
 
-    def __init__(self, schema: tuple[tuple[str, str], ...], sink: Sink | None = None) -> None:
+    def __init__(self, schema: tuple[tuple[str, str], ...], limit: int, sink: Sink | None = None) -> None:
         self.schema = schema
-        self.rows: list[tuple] = []
+        self.numbers = [(name, dtype) for name, dtype in schema if dtype != "O"]
+        self.others = [name for name, dtype in schema if dtype == "O"]
+        self.rows: list[float] = []
+        self.objects: list[object] = []
+        self.full = limit * len(self.numbers)  # the writer flushes once len(rows) reaches it
         self.chunks: list[Columns] = []
         self.sink = sink
 
     def flush(self) -> None:
         if not self.rows:
             return
-        transposed = zip(*self.rows, strict=True)
-        columns = {name: np.array(values, dtype=dtype)
-                   for (name, dtype), values in zip(self.schema, transposed, strict=True)}
+        table = np.array(self.rows, dtype=float).reshape(-1, len(self.numbers))
+        made = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(self.numbers)}
+        if self.others:
+            objects = np.empty(len(self.objects), dtype=object)
+            objects[:] = self.objects
+            made |= {name: objects[k::len(self.others)] for k, name in enumerate(self.others)}
+        columns = {name: made[name] for name, _ in self.schema}
         self.rows.clear()
+        self.objects.clear()
         if self.sink is None:
             self.chunks.append(columns)
         else:
@@ -75,14 +85,14 @@ class EventLog(_Chunked):
               ("agent", "i4"), ("team", "i4"))
 
     def __init__(self, env: simpy.Environment, sink: Sink | None = None) -> None:
-        super().__init__(self.SCHEMA, sink)
+        super().__init__(self.SCHEMA, CHUNK, sink)
         self.env = env
 
     def add(self, event: int, c: Conversation) -> None:
         rows = self.rows
-        rows.append((self.env.now, event, c.id, c.contact, c.source, -1 if c.agent is None else c.agent.index,
-                     -1 if c.team is None else c.team.index))
-        if len(rows) >= CHUNK:
+        rows += (self.env.now, event, c.id, c.contact, c.source, -1 if c.agent is None else c.agent.index,
+                 -1 if c.team is None else c.team.index)
+        if len(rows) >= self.full:
             self.flush()
 
 
@@ -97,7 +107,7 @@ class ConversationLog(_Chunked):
 
     def __init__(self, fields: tuple[str, ...] = ()) -> None:
         """``fields``: the contact fields the workflow may learn; each becomes a column (None: unknown)."""
-        super().__init__(self.SCHEMA + tuple((f"field:{name}", "O") for name in fields))
+        super().__init__(self.SCHEMA + tuple((f"field:{name}", "O") for name in fields), ROWS)
         self.categories: dict[str, int] = {}
         self.fields = fields
         self.messages = 0  # contact messages over every conversation recorded
@@ -106,16 +116,15 @@ class ConversationLog(_Chunked):
     def add(self, c: Conversation) -> None:
         self.messages += c.messages
         self.waited += c.waited
+        self.rows += self.row(c)
         if self.fields:
             known = c.fields
-            self.rows.append(self.row(c) + tuple(known.get(name) for name in self.fields))
-        else:
-            self.rows.append(self.row(c))
-        if len(self.rows) >= ROWS:
+            self.objects += [known.get(name) for name in self.fields]
+        if len(self.rows) >= self.full:
             self.flush()
 
-    def row(self, c: Conversation) -> tuple:
-        """The conversation's values, in the order of the schema (its fields follow)."""
+    def row(self, c: Conversation) -> tuple[float, ...]:
+        """The conversation's numbers, in the order of the schema."""
         return (c.id, c.contact, c.source, c.channel_code, -1 if c.team is None else c.team.index,
                 -1 if c.agent is None else c.agent.index, c.opened_at, c.queued_at, c.left_queue_at, c.assigned_at,
                 c.first_response_at, c.closed_at, c.outcome,
@@ -143,7 +152,7 @@ class MessageConversationLog(ConversationLog):
         self.exchanges += c.turn
         super().add(c)
 
-    def row(self, c: Conversation) -> tuple:
+    def row(self, c: Conversation) -> tuple[float, ...]:
         return (*super().row(c), c.turn, c.response_time_max)
 
 
@@ -151,55 +160,32 @@ CONTACT, AGENT = 0, 1  # who wrote a message
 WHO = ("contact", "agent")
 
 
-class MessageLog:
+class MessageLog(_Chunked):
     """Message-level handling's messages, one row each: the conversation's id, its turn (from 1: the
     contact's message and the agent's reply to it), who wrote it, the agent who wrote it (index; -1: the
     contact), when it was sent, for an agent's reply its response time (since the contact's message it
-    answers; NaN otherwise), and whether the agent closed the conversation with it.
-
-    A dozen rows a conversation must cost little: a row's seven values are appended to one flat list
-    (``rows += (…)``; the writer calls :meth:`flush` once ``len(rows) >= LIMIT``), which becomes one
-    array of doubles and then the columns a chunk at a time, kept or handed to the ``sink``."""
+    answers; NaN otherwise), and whether the agent closed the conversation with it. A dozen rows a
+    conversation: the writer extends ``rows`` itself and calls :meth:`flush` once ``len(rows) >= full``."""
 
     SCHEMA = (("conversation_id", "i8"), ("turn", "i4"), ("who", "i1"), ("agent", "i4"), ("sent_at", "f8"),
               ("response_time", "f8"), ("closes", "?"))
-    LIMIT = CHUNK * len(SCHEMA)
 
     def __init__(self, sink: Sink | None = None) -> None:
-        self.rows: list[float] = []
-        self.chunks: list[Columns] = []
-        self.sink = sink
+        super().__init__(self.SCHEMA, CHUNK, None if sink is None else self._keep_replies)
+        self.kept_sink = sink
         self.replies: list[Columns] = []  # with a sink: the agents' replies' response times, for the KPIs
 
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        table = np.array(self.rows, dtype=float).reshape(-1, len(self.SCHEMA))
-        columns = {name: table[:, k].astype(dtype) for k, (name, dtype) in enumerate(self.SCHEMA)}
-        self.rows.clear()
-        if self.sink is None:
-            self.chunks.append(columns)
-            return
+    def _keep_replies(self, columns: Columns) -> None:
         replies = columns["who"] == AGENT
         self.replies.append({"conversation_id": columns["conversation_id"][replies],
                              "response_time": columns["response_time"][replies]})
-        self.sink(columns)
+        self.kept_sink(columns)
 
     def reply_columns(self) -> Columns:
         """With a sink: every agent reply's conversation and response time (16 bytes a reply)."""
         self.flush()
         return {name: np.concatenate([chunk[name] for chunk in self.replies]) if self.replies else
                 np.empty(0, dtype=dtype) for name, dtype in (("conversation_id", "i8"), ("response_time", "f8"))}
-
-    def columns(self) -> Columns:
-        """All rows as one array per column (the chunks let go of a column at a time)."""
-        self.flush()
-        columns = {}
-        for name, dtype in self.SCHEMA:
-            parts = [chunk.pop(name) for chunk in self.chunks]
-            columns[name] = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
-        self.chunks.clear()
-        return columns
 
 
 @dataclass(frozen=True)
