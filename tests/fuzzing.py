@@ -540,7 +540,7 @@ def command_lines(draw: st.DrawFn) -> list[str]:
     elif command == "process-log":
         argv.append(draw(st.sampled_from([str(SMALL_RUN), "/nonexistent", ""])))
     options = {"run": ["--strategy", "--seed", "--replications", "--csv"],
-               "compare": ["--strategies", "--replications", "--workers", "--scheduler"],
+               "compare": ["--strategy", "--replications", "--workers", "--scheduler"],
                "sweep": ["--grid", "--workers"], "trace generate": ["--days", "--seed"],
                "trace fit": ["--start"], "trace show": ["--columns"], "report": ["--title"],
                "process-log": ["--format"], "staff": ["--target", "--interval", "--replications", "--confidence"]}
@@ -548,8 +548,8 @@ def command_lines(draw: st.DrawFn) -> list[str]:
         argv += [option] if option == "--csv" else [option, draw(value)]
     if command == "compare" and "--replications" not in argv:
         argv += ["--replications", "2"]
-    if command == "compare" and "--strategies" not in argv:
-        argv += ["--strategies", "round_robin"]
+    if command == "compare" and "--strategy" not in argv:
+        argv += ["--strategy", "round_robin"]
     if command == "staff":
         argv += ["--interval", draw(st.sampled_from(["30s", "1s", "0", "nope"]))]  # refused before any study
     out = {"trace generate": "t.csv", "trace fit": "f.yaml", "trace show": None}.get(command, "out")
@@ -647,7 +647,7 @@ def case_resume(spec: tuple[str, int, str]) -> None:
         scenario = folder / "s.yaml"
         scenario.write_text(TRACE_SCENARIO)
         out = folder / "out"
-        argv = ["compare", scenario, "--strategies", strategies, "--replications", "2", "--workers", "1",
+        argv = ["compare", scenario, "--strategy", strategies, "--replications", "2", "--workers", "1",
                 "--out", out]
         if cli_case(argv) != "ok":
             raise RuntimeError("the first compare failed")

@@ -80,6 +80,12 @@ class Result:
         return pd.concat([comparison.compare(comparison.tidy(own), baseline, level).assign(**{by: segment})
                           for segment, own in runs.groupby(by, sort=False)], ignore_index=True)
 
+    def comparison(self, baseline: str | None = None, level: float = 0.95) -> comparison.Comparison:
+        """The strategies compared over the replications (days) run, as :func:`sim.compare` gives them: its
+        :meth:`~sim.analysis.comparison.Comparison.summary` is the KPI table with intervals, its
+        :meth:`~sim.analysis.comparison.Comparison.answer` which strategy to run, in words."""
+        return comparison.Comparison(comparison.tidy(self.summary), baseline, level)
+
     def labelled(self, name: str) -> Result:
         """The same tables with every run's ``strategy`` column set to ``name``: to compare variants of a
         scenario (another selection policy, one more agent) side by side as if they were strategies."""

@@ -39,7 +39,8 @@ def study(scenario: Scenario, caps: Sequence[int] = CAPS, replications: int = 5,
     for cap in caps:
         for mode in MODES:
             variant = with_values(scenario, {"agents.*.capacity": int(cap), "handling.mode": mode})
-            table = replicate(variant, [name], replications, workers=workers, progress=progress)
+            table = replicate(variant, [name], replications, workers=workers, progress=progress,
+                              phase=f"cap {cap}, {mode}")
             table = table[table["kpi"].isin(KPIS)].assign(cap=int(cap), handling=mode)
             tables.append(table)
     table = pd.concat(tables, ignore_index=True)

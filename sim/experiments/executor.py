@@ -7,7 +7,11 @@ process, on a local process pool or on a Dask cluster, the same way for all of t
   batch run again runs only what is missing;
 - a strategy defined in ``__main__`` (a notebook's or a script's own code) runs in this process: worker
   processes started afresh cannot import it;
-- one progress bar counts the jobs of every batch an executor runs.
+- each batch (a phase: a staffing search's trials, a sweep's points) has its own progress bar, whose
+  total is that batch's jobs (a resumed batch starts at the jobs already done), and with
+  :func:`reporting` ``verbose`` a line per finished job;
+- interrupted (Ctrl-C), it lets its workers go at once: they ignore the interrupt themselves, so that
+  only this process decides, and its pool is terminated, not waited for.
 
 An executor keeps its pool or cluster from one batch to the next (a staffing search runs dozens) and
 lets it go on :meth:`Executor.close` or at the end of a ``with`` block.
@@ -15,12 +19,16 @@ lets it go on :meth:`Executor.close` or at the end of a ``with`` block.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +40,17 @@ from strategies import registry
 
 ATTEMPTS = 3  # a job whose worker dies is tried this many times in all
 R = TypeVar("R")
+_VERBOSE: ContextVar[bool] = ContextVar("convsim_verbose", default=False)
+
+
+@contextlib.contextmanager
+def reporting(verbose: bool) -> Iterator[None]:
+    """Within the block, executors write a line per finished job to stderr (``verbose``)."""
+    token = _VERBOSE.set(verbose)
+    try:
+        yield
+    finally:
+        _VERBOSE.reset(token)
 
 
 class Task(Protocol):
@@ -51,8 +70,12 @@ J = TypeVar("J", bound=Task)
 
 def die_with_parent(parent: int, every: float = 0.5) -> None:
     """In a worker process: exit as soon as the process that started it is gone (a killed ``compare`` or
-    ``sweep`` leaves no worker behind, waiting forever for jobs that will never come)."""
+    ``sweep`` leaves no worker behind, waiting forever for jobs that will never come); ignore Ctrl-C,
+    which the terminal sends to every process of the command: the parent handles it, and lets us go."""
     import threading
+
+    with contextlib.suppress(ValueError, OSError):  # (not in the main thread: nothing to ignore)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     started_by = os.getppid()  # the parent, or a fork server started by it
 
@@ -83,14 +106,14 @@ def defined_here(strategy: str | None) -> bool:
 class Executor:
     """Runs batches of jobs on ``workers`` local processes (all cores by default; 1: in this process) or,
     with ``scheduler`` (a Dask scheduler's address, or "local" for a LocalCluster of ``workers``
-    processes), on a Dask cluster; ``progress`` shows a bar of ``unit``s named ``description``."""
+    processes), on a Dask cluster; ``progress`` shows a bar of ``unit``s named ``description`` for each
+    batch (:meth:`map`), its total fixed: that batch's jobs."""
 
     workers: int | None = None
     scheduler: str | None = None
     progress: bool = False
     description: str = "runs"
     unit: str = "run"
-    _bar: tqdm | None = field(default=None, init=False, repr=False)
     _pool: ProcessPoolExecutor | None = field(default=None, init=False, repr=False)
     _client: Any = field(default=None, init=False, repr=False)
     _cluster: Any = field(default=None, init=False, repr=False)
@@ -103,23 +126,21 @@ class Executor:
         if runs is not None:
             kept = runs.finished(job.name for job in jobs)
             done = {i: kept[job.name] for i, job in enumerate(jobs) if job.name in kept}
-        bar = self._progress(len(jobs), len(done), phase)
         missing = [i for i in range(len(jobs)) if i not in done]
-        for i, outcome in self._outcomes(worker, [jobs[i] for i in missing]):
-            done[missing[i]] = outcome
-            if runs is not None:
-                runs.save(jobs[missing[i]].name, outcome)
-            bar.update()
+        name = self.description if phase is None else f"{self.description}: {phase}"
+        verbose = _VERBOSE.get()
+        with tqdm(total=len(jobs), initial=len(done), unit=self.unit, desc=name, disable=not self.progress,
+                  smoothing=0.1) as bar:
+            started = time.perf_counter()
+            for i, outcome in self._outcomes(worker, [jobs[i] for i in missing]):
+                done[missing[i]] = outcome
+                if runs is not None:
+                    runs.save(jobs[missing[i]].name, outcome)
+                bar.update()
+                if verbose:
+                    bar.write(f"convsim: {name}: {jobs[missing[i]].name} done ({bar.n}/{len(jobs)}, "
+                              f"{time.perf_counter() - started:.1f} s)", file=sys.stderr)
         return [done[i] for i in range(len(jobs))]
-
-    def _progress(self, total: int, finished: int, phase: str | None) -> tqdm:
-        if self._bar is None:
-            self._bar = tqdm(total=0, unit=self.unit, desc=self.description, disable=not self.progress,
-                             smoothing=0.1)
-        self._bar.total += total
-        self._bar.update(finished)
-        self._bar.set_description(self.description if phase is None else f"{self.description}: {phase}")
-        return self._bar
 
     def _outcomes(self, worker: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[int, R]]:
         """Each job's position and outcome, as they finish."""
@@ -192,20 +213,22 @@ class Executor:
         for future in as_completed(futures):
             yield futures[future], future.result()
 
-    def close(self) -> None:
-        """Let the pool, the cluster and the progress bar go."""
+    def close(self, interrupted: bool = False) -> None:
+        """Let the pool and the cluster go; ``interrupted``: at once, the pool's running jobs ended."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            if interrupted:  # its workers ignore Ctrl-C: end them rather than wait for their runs
+                for process in list((self._pool._processes or {}).values()):
+                    with contextlib.suppress(OSError, AttributeError):
+                        process.terminate()
+            self._pool.shutdown(wait=not interrupted, cancel_futures=True)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
-        if self._bar is not None:
-            self._bar.close()
-        self._pool = self._client = self._cluster = self._bar = None
+        self._pool = self._client = self._cluster = None
 
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(interrupted=kind is not None and issubclass(kind, KeyboardInterrupt))

@@ -51,24 +51,27 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def replicate(scenario: Scenario, strategies: list[str], replications: int, folder: str | Path | None = None,
               workers: int | None = None, progress: bool = False,
-              worker: Callable[[Job], dict[str, Any]] = run_job, scheduler: str | None = None) -> pd.DataFrame:
+              worker: Callable[[Job], dict[str, Any]] = run_job, scheduler: str | None = None,
+              phase: str | None = None) -> pd.DataFrame:
     """Run every strategy on replications 0..n-1 and return the tidy table: a row per strategy ×
     replication × KPI. With a ``folder``, finished runs are kept there and not run again. The runs go
-    to a local process pool, or with ``scheduler`` (an address, or "local") to a Dask cluster."""
+    to a local process pool, or with ``scheduler`` (an address, or "local") to a Dask cluster;
+    ``phase`` names them on the progress bar."""
     check_replications(replications)
     if not strategies or len(strategies) * replications > MAX_RUNS:
         raise ScenarioError(f"{len(strategies)} strategies x {replications:,} replications: expected at least one "
                             f"strategy and at most {MAX_RUNS:,} runs")
     with Executor(workers, scheduler, progress) as executor:
-        return _replicate(executor, scenario, strategies, replications, folder, worker)
+        return _replicate(executor, scenario, strategies, replications, folder, worker, phase)
 
 
 def _replicate(executor: Executor, scenario: Scenario, strategies: list[str], replications: int,
-               folder: str | Path | None, worker: Callable[[Job], dict[str, Any]] = run_job) -> pd.DataFrame:
+               folder: str | Path | None, worker: Callable[[Job], dict[str, Any]] = run_job,
+               phase: str | None = None) -> pd.DataFrame:
     jobs = [Job(scenario, strategy, r) for r in range(replications) for strategy in strategies]
     provenance = Provenance.of(scenario, strategies=strategies)
     runs = RunFiles(Path(folder) / "runs", provenance) if folder is not None else None
-    outcomes = executor.map(worker, jobs, runs)
+    outcomes = executor.map(worker, jobs, runs, phase)
     return comparison.tidy(pd.DataFrame([{**kpis, "strategy": job.strategy, "seed": job.seed}
                                          for job, kpis in zip(jobs, outcomes, strict=True)]))
 
@@ -178,7 +181,9 @@ def sweep(scenario: Scenario, grid: dict[str, list[Any]], replications: int, str
     with Executor(workers, scheduler, progress) as executor:
         for number, (values, point) in enumerate(points):
             point_folder = Path(folder) / f"point-{number:04d}" if folder is not None else None
-            table = _replicate(executor, point, strategies, replications, point_folder)
+            shown = ", ".join(f"{name}={value}" for name, value in values.items())
+            table = _replicate(executor, point, strategies, replications, point_folder,
+                               phase=f"point {number + 1} of {len(points)} ({shown})")
             for name, value in values.items():
                 table.insert(0, name, value)
             tables.append(table)

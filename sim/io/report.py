@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis import comparison
-from sim.analysis.kpis import KPIS, Kpi, format_kpi, gini
+from sim.analysis.kpis import KPIS, format_kpi, gini
 from sim.files import atomic_write
 from sim.io import results
+from sim.io.answers import recommendation, targets_in_words
 from sim.io.concurrency import concurrency_figure
 from sim.io.results import Schedule, Staffing
 
@@ -286,54 +286,18 @@ def conclusion(table: pd.DataFrame | None = None, study: Staffing | None = None)
     replication, kpi, value): which strategy leads on each headline KPI and whether its lead over the
     runner-up is significant (paired 95 % interval); then what the staffing ``study`` found."""
     sentences = []
-    strategies = [] if table is None else list(table["strategy"].cat.categories)
-    replications = 0 if table is None else int(table["replication"].nunique())
-    if table is not None and len(strategies) > 1 and replications > 1:
-        means = comparison.compare(table)
-        for kpi in LEADS:
-            rows = means[means["kpi"] == kpi].dropna(subset=["mean"])
-            if len(rows) < 2:
-                continue
-            ranked = rows.sort_values("mean", ascending=KPIS[kpi].better == "lower")
-            best, second = ranked.iloc[0], ranked.iloc[1]
-            paired = comparison.compare(table, str(best["strategy"]))
-            gap = paired[(paired["kpi"] == kpi) & (paired["strategy"] == second["strategy"])].iloc[0]
-            best_word, lead_word = _lead_words(KPIS[kpi])
-            text = (f"{best['strategy']} has the {best_word} {KPIS[kpi].label} ({format_kpi(kpi, best['mean'])}, "
-                    f"95 % CI {format_kpi(kpi, best['ci_low'])} to {format_kpi(kpi, best['ci_high'])})")
-            amount = format_kpi(kpi, abs(gap["difference"]), signed=True).lstrip("+")  # 0.3 pts, 6.3 s
-            lead = f"{amount} {lead_word}"
-            if gap["significant"]:
-                sentences.append(f"{text}; its lead over {second['strategy']} ({lead}) is significant.")
-            else:
-                sentences.append(f"{text}, but its lead over {second['strategy']} ({lead}) is within the "
-                                 f"noise of {replications} replications.")
-    elif len(strategies) > 1:
-        sentences.append("With one replication per strategy no difference can be called significant; "
-                         "run with --replications 10 or more for confidence intervals.")
-    elif strategies:
-        means = comparison.compare(table)
-        shown = [f"{KPIS[row.kpi].label} {format_kpi(row.kpi, row.mean)}"
-                 for row in means[means["kpi"].isin(HEADLINE)].itertuples()]
-        sentences.append(f"One strategy, {strategies[0]}, over {replications} replication(s): {', '.join(shown)}; "
-                         "name several strategies to compare them.")
+    if table is not None and len(table["strategy"].cat.categories):
+        sentences.append(comparison.Comparison(table).conclusion())
     if study is not None:
         sentences += _staffing_sentences(study)
-    return " ".join(sentences)
-
-
-def _lead_words(kpi: Kpi) -> tuple[str, str]:
-    """How the leader on a KPI is named, and its lead: highest/higher, shortest/shorter (a time), lowest/lower."""
-    if kpi.better == "higher":
-        return "highest", "higher"
-    return ("shortest", "shorter") if kpi.unit == "seconds" else ("lowest", "lower")
+    return " ".join(sentence for sentence in sentences if sentence)
 
 
 def _staffing_sentences(study: Staffing) -> list[str]:
     cells = study.cells
     total = study.agent_hours().sum()
     short = cells[cells["status"] == "under"]
-    text = [f"To meet {_targets_in_words(study)} the simulation needs {total['required']:,.0f} "
+    text = [f"To meet {targets_in_words(study)} the simulation needs {total['required']:,.0f} "
             f"agent-hours a day against {total['planned']:,.0f} planned; Erlang C would say {total['erlang_c']:,.0f} "
             f"and Erlang A {total['erlang_a']:,.0f}."]
     if len(short):
@@ -347,50 +311,6 @@ def _staffing_sentences(study: Staffing) -> list[str]:
         text.append(f"In {len(capped)} team-interval(s) a target is out of reach at any headcount, or nearly (the "
                     "workflow's own delays, mostly), so those are staffed to just short of the best reachable.")
     return text
-
-
-def recommendation(study: Staffing, plan: Schedule | None = None) -> str:
-    """One sentence a manager can act on: how many agents to hire or move, where and when, to meet the
-    study's targets — or that the plan holds; with a roster, what it costs."""
-    cells = study.cells[study.cells["status"] != "no traffic"]
-    targets = _targets_in_words(study)
-    cells = cells.assign(short=np.ceil((cells["required"] - cells["planned"]).clip(lower=0) - 1e-9).astype(int),
-                         spare=np.floor(cells["planned"] - cells["required"] + 1e-9).astype(int))
-    worst = {team: own.loc[own["short"].idxmax()] for team, own in cells.groupby("team", sort=False)
-             if own["short"].max() > 0}
-    spare = {team: int(own["spare"].min()) for team, own in cells.groupby("team", sort=False)}
-    roster = ""
-    if plan is not None:
-        totals = plan.totals()
-        cost = totals["cost_per_week"].sum()
-        roster = (f"; the roster of {totals['agents'].sum():.0f} shifts a day ({totals['fte'].sum():,.1f} FTE"
-                  + (f", {cost:,.0f} a week" if cost > 0 else "") + ") covers it"
-                  + ("" if plan.settings["met"] else ", though some intervals still miss their targets"))
-    if not worst:
-        return (f"The plan holds: every team has the agents each interval needs to meet {targets}"
-                + (roster.replace("covers it", "would cover it too") if roster else "") + ".")
-    total = sum(int(row["short"]) for row in worst.values())
-    parts = [f"{team} {int(row['short'])} (short at {row['start']})" for team, row in worst.items()]
-    donors = [f"{team} has {n} to spare all day" for team, n in spare.items() if n >= 1 and team not in worst]
-    move = f" ({'; '.join(donors)}: move them where skills allow)" if donors else ""
-    return (f"Hire or move {total} agent{'s' * (total != 1)} to meet {targets}: {', '.join(parts)}{move}"
-            f"{roster}.")
-
-
-def _targets_in_words(study: Staffing) -> str:
-    """A study's targets as people say them: "service level at least 80.0% within 60 s and abandonment rate
-    at most 5.0%"."""
-    words = []
-    for text in study.settings["targets"]:
-        match = re.fullmatch(r"(\w+)(>=|<=)([^@]+)(?:@(.+)s)?", text)
-        if match is None or match.group(1) not in KPIS:
-            words.append(text)
-            continue
-        kpi, sign, value, within = match.groups()
-        amount = format_kpi(kpi, float(value.removesuffix("s")))
-        words.append(f"{KPIS[kpi].label} {'at least' if sign == '>=' else 'at most'} {amount}"
-                     + (f" within {float(within):g} s" if within else ""))
-    return " and ".join(words)
 
 
 def build(folder: str | Path, title: str | None = None) -> Path:

@@ -30,6 +30,7 @@ from sim.analysis.result import Result
 from sim.engine.records import RunInfo
 from sim.errors import ConvsimError
 from sim.files import atomic_write
+from sim.io import answers
 from sim.model.scenario import Scenario
 
 try:
@@ -370,6 +371,16 @@ class Staffing:
         counts = cells.groupby("team", sort=False)[["short", "capped", "unconfirmed"]].sum()
         return table.join(counts.add_suffix("_intervals"))
 
+    def summary(self, kpis: Sequence[str] = answers.DAY_KPIS) -> pd.DataFrame:
+        """The whole day under the scenario's plan and under the requirement: a row per KPI, a column per
+        plan, each mean with its 95 % interval ("67.5% [66.1%, 68.9%]")."""
+        return answers.day_summary(self.kpis, kpis)
+
+    def answer(self) -> str:
+        """Does the plan cover the requirement, in words: per team, the whole day against each target, the
+        answer (YES / NO) and the recommendation (see :func:`sim.io.answers.staffing_answer`)."""
+        return answers.staffing_answer(self)
+
 
 def write_staffing(study: Staffing, folder: str | Path, provenance: Provenance | None = None) -> list[Path]:
     """A staffing study: its cells and day KPIs as Parquet and CSV, its settings as staffing.json."""
@@ -422,6 +433,16 @@ class Schedule:
         table["over_intervals"] = (busy["gap"] >= 1).groupby(busy["team"], sort=False).sum().reindex(teams).fillna(0)
         table["missed_intervals"] = (~busy["met"]).groupby(busy["team"], sort=False).sum().reindex(teams).fillna(0)
         return table
+
+    def summary(self, kpis: Sequence[str] = answers.DAY_KPIS) -> pd.DataFrame:
+        """The whole day under the scenario's plan, the requirement and the roster: a row per KPI, a column
+        per plan, each mean with its 95 % interval."""
+        return answers.day_summary(self.kpis, kpis)
+
+    def answer(self) -> str:
+        """The study's answer (:meth:`Staffing.answer`) with the roster's shifts, FTE and cost, and the
+        recommendation."""
+        return answers.staffing_answer(self.study, self)
 
 
 SCHEDULE_TABLES = {"roster": "roster", "roster_agents": "agents", "roster_coverage": "coverage",
