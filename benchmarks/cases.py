@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,12 +137,37 @@ def _scaled_month(conversations: int, events: bool) -> Any:
                                        "arrivals": scenario.arrivals.model_copy(update={"generate": generate})})
 
 
+def write_trace(conversations: int, seed: int, path: str) -> dict[str, Any]:
+    """The arrivals :func:`lifecycle` generates for ``conversations`` and ``seed``, written as a trace file
+    (ISO timestamps, as a platform's export has them) — in its own process, so that drawing them does not
+    count in the replaying process's peak memory."""
+    from sim.model import arrivals
+
+    scenario = _scaled_default(conversations, False)
+    trace = arrivals.for_scenario(scenario, seed)
+    arrivals.write(trace, path, scenario.start)
+    return {"items": len(trace)}
+
+
+def _replaying(scenario: Any, conversations: int, seed: int, folder: str) -> Any:
+    """The scenario with its generated arrivals replaced by the same arrivals read from a Parquet trace."""
+    from sim.model.scenario import Arrivals, TraceFile
+
+    path = Path(folder) / "trace.parquet"
+    subprocess.run([sys.executable, __file__, "write_trace",
+                    json.dumps({"conversations": conversations, "seed": seed, "path": str(path)})],
+                   check=True, capture_output=True)
+    return scenario.model_copy(update={"arrivals": Arrivals(trace=TraceFile(path=str(path)))})
+
+
 def lifecycle(conversations: int, events: bool, seed: int, month: bool = False,
-              messages: bool = False) -> dict[str, Any]:
+              messages: bool = False, replay: bool = False) -> dict[str, Any]:
     """The default scenario repeated day after day: every step, shift, return and table, files written;
-    with ``messages``, in message-level handling (its messages table written too).
+    with ``messages``, in message-level handling (its messages table written too); with ``replay``, the
+    same arrivals read from a Parquet trace file (written first, by another process) instead of drawn.
 
     The event log, when kept, is streamed to a Parquet file as it is produced."""
+    from sim import memory
     from sim.analysis import metrics
     from sim.analysis.result import tables
     from sim.engine.compiled import compile_run
@@ -152,11 +178,16 @@ def lifecycle(conversations: int, events: bool, seed: int, month: bool = False,
     scenario = (_scaled_month if month else _scaled_default)(conversations, events)
     if messages:
         scenario = _messages(scenario)
-    started = time.perf_counter()
-    trace = arrivals.for_scenario(scenario, seed)
     with tempfile.TemporaryDirectory() as folder, output.EventStream(folder) as stream:
+        if replay:
+            scenario = _replaying(scenario, conversations, seed, folder)
+        started = time.perf_counter()
+        trace = arrivals.for_scenario(scenario, seed)
         sink = (lambda columns, info: stream(metrics.events(columns, info))) if events else None
-        world = World(compile_run(scenario, trace, None, seed), sink, check=False).run()
+        world = World(compile_run(scenario, trace, None, seed), sink, check=False)
+        del trace  # compiled into arrays: let go of before the run, as sim.simulate does
+        memory.release()
+        world.run()
         simulated = time.perf_counter()
         records = world.records()
         result = tables(records)
@@ -239,6 +270,7 @@ def multiskill(days: int, seed: int) -> dict[str, Any]:
 CASES: dict[str, Callable[..., dict[str, Any]]] = {
     "mmc_ours": mmc_ours, "mmc_simpy": mmc_simpy, "mmc_ciw": mmc_ciw, "lifecycle": lifecycle, "sweep": sweep,
     "trace_load": trace_load, "staffing_study": staffing_study, "multiskill": multiskill,
+    "write_trace": write_trace,
 }
 
 

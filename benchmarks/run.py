@@ -1,4 +1,4 @@
-"""The benchmark suite: ``make bench`` (or ``python benchmarks/run.py [--quick]``).
+"""The benchmark suite: ``make bench`` (or ``python benchmarks/run.py [--quick] [--only memory]``).
 
 Prints one table: each figure the median of several runs, each ratio between figures measured in
 the same session, each target next to its figure. Every measurement runs in a fresh process.
@@ -25,6 +25,7 @@ SIZES = {
 }
 SERVERS = (10, 50, 200)
 PATIENCE = 600.0  # seconds, twice the mean service time
+MEMORY_MB = 600  # peak resident memory of a million conversations: log streamed or off, trace replay too
 
 
 def measure(case: str, repeats: int, **arguments: Any) -> dict[str, float]:
@@ -45,17 +46,7 @@ def row(name: str, figure: str, target: str = "", met: bool | None = None) -> st
     return f"{name:<44} {figure:>34}  {target:<30} {verdict}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: checks that it runs")
-    parser.add_argument("--repeats", type=int, help="runs per figure (default 3; 1 with --quick)")
-    args = parser.parse_args()
-    size = SIZES["quick" if args.quick else "full"]
-    repeats = args.repeats or size["repeats"]
-    print(f"convsim benchmarks: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"median of {repeats} run(s) per figure\n")
-    print(row("case", "figure", "target"))
-
+def speed(size: dict[str, int], repeats: int) -> None:
     n = size["mmc"]
     for patience in (None, PATIENCE):
         label = "M/M/c" if patience is None else "M/M/c+M"
@@ -75,6 +66,10 @@ def main() -> None:
     print(row(f"multi-skill day x{size['multiskill']}, {m['items']:,.0f} conversations (overflow, longest waiting)",
               f"{m['items'] / m['seconds']:,.0f} conversations/s simulated"))
 
+
+def memory(size: dict[str, int], repeats: int) -> None:
+    """A million conversations (the default day, repeated): event log off, streamed, and the same arrivals
+    replayed from a Parquet trace — each peak beside the target."""
     conversations = size["lifecycle"]
     for events in (False, True):
         m = measure("lifecycle", repeats, conversations=conversations, events=events)
@@ -84,10 +79,17 @@ def main() -> None:
                   rate >= 20_000 if not events else None))
         print(row("  with tables and files written", f"{m['items'] / m['seconds']:,.0f} conversations/s"))
         print(row("  SimPy events per conversation", f"{m['simpy_events']:.2f}"))
-        print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB",
-                  "< 1 GB" if not events else "log streamed, not held",
-                  m["peak_rss_mb"] < 1024 if not events else None))
+        print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB", f"< {MEMORY_MB} MB",
+                  m["peak_rss_mb"] < MEMORY_MB))
 
+    m = measure("lifecycle", repeats, conversations=conversations, events=False, replay=True)
+    print(row(f"trace replay from Parquet, {m['items']:,.0f} conversations",
+              f"{m['items'] / m['seconds']:,.0f} conversations/s, files written"))
+    print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB", f"< {MEMORY_MB} MB",
+              m["peak_rss_mb"] < MEMORY_MB))
+
+
+def lifecycle(size: dict[str, int], repeats: int) -> None:
     m = measure("lifecycle", repeats, conversations=size["messages"], events=False, messages=True)
     rate = m["items"] / m["simulate_seconds"]
     print(row(f"message-level handling, default days, {m['items']:,.0f} conversations",
@@ -95,7 +97,7 @@ def main() -> None:
     print(row("  agent replies per conversation answered", f"{m['replies']:.1f}", "about 10"))
     print(row("  with tables and files written", f"{m['items'] / m['seconds']:,.0f} conversations/s"))
 
-    m = measure("lifecycle", repeats, conversations=conversations, events=False, month=True)
+    m = measure("lifecycle", repeats, conversations=size["lifecycle"], events=False, month=True)
     print(row(f"30-day month, {m['items']:,.0f} conversations, event log off",
               f"{m['items'] / m['simulate_seconds']:,.0f} conversations/s simulated"))
     print(row("  peak resident memory", f"{m['peak_rss_mb']:,.0f} MB", "< 1 GB", m["peak_rss_mb"] < 1024))
@@ -106,6 +108,8 @@ def main() -> None:
         print(row(f"trace load, {m['items']:,.0f} rows, {suffix}", f"{m['seconds']:.2f} s",
                   "seconds for a million rows"))
 
+
+def batches(size: dict[str, int], repeats: int) -> None:
     runs = size["sweep"]
     one = measure("sweep", repeats, runs=runs, workers=1)
     two = measure("sweep", repeats, runs=runs, workers=2)
@@ -121,6 +125,28 @@ def main() -> None:
         print(row(f"staffing study, default day, 30 min, {days} days a trial" if workers == 1 else "  2 workers",
                   f"{m['seconds']:.1f} s, {m['items'] / m['seconds']:.1f} days/s", "a minute at most" * (workers == 2),
                   m["seconds"] <= 60 if workers == 2 else None))
+
+
+SECTIONS = {"speed": speed, "memory": memory, "lifecycle": lifecycle, "batches": batches}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat: checks that it runs")
+    parser.add_argument("--repeats", type=int, help="runs per figure (default 3; 1 with --quick)")
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS),
+                        help="one section (repeat for several): speed (M/M/c, multi-skill), memory (a million "
+                             "conversations: log off, streamed, trace replay), lifecycle (messages, month, "
+                             "trace load), batches (sweep, staffing)")
+    args = parser.parse_args()
+    size = SIZES["quick" if args.quick else "full"]
+    repeats = args.repeats or size["repeats"]
+    print(f"convsim benchmarks: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"median of {repeats} run(s) per figure\n")
+    print(row("case", "figure", "target"))
+    for name, section in SECTIONS.items():
+        if not args.only or name in args.only:
+            section(size, repeats)
 
 
 if __name__ == "__main__":

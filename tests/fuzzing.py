@@ -166,13 +166,18 @@ class Tally:
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.first: dict[tuple[str, str], str] = {}
         self.slowest: tuple[float, str] = (0.0, "")
+        self.largest: tuple[float, float, str] = (0.0, 0.0, "")  # MB one case added to the resident size at
+        # its peak (Linux), the peak, and the case
 
-    def record(self, kind: str, outcome: str, shown: str, detail: str = "", took: float = 0.0) -> None:
+    def record(self, kind: str, outcome: str, shown: str, detail: str = "", took: float = 0.0,
+               peak_mb: tuple[float, float] = (0.0, 0.0)) -> None:
         self.counts[kind][outcome] += 1
         if outcome in BAD and (kind, outcome) not in self.first:
             self.first[(kind, outcome)] = f"{shown[:600]}\n    -> {detail[-1500:]}"
         if took > self.slowest[0]:
             self.slowest = (took, f"{kind}: {shown[:200]}")
+        if peak_mb[1] - peak_mb[0] > self.largest[0]:
+            self.largest = (peak_mb[1] - peak_mb[0], peak_mb[1], f"{kind}: {shown[:300]}")
 
     def bad(self) -> int:
         return sum(count for counter in self.counts.values() for outcome, count in counter.items() if outcome in BAD)
@@ -193,8 +198,24 @@ class Tally:
 TALLY = Tally()
 
 
+def _reset_peak() -> None:
+    """Start the process's peak resident size afresh (Linux: ``clear_refs`` 5), so a case's own is seen."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mb() -> float:
+    """The process's peak resident size since :func:`_reset_peak` (MB; 0 where /proc does not say)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def attempt(kind: str, shown: str, body: Callable[[], str | None]) -> str:
     """Run one case's ``body`` (which returns "ok" or "clean error", or raises) and record its outcome."""
+    _reset_peak()
+    before = _peak_mb()
     started = time.perf_counter()
     detail = ""
     try:
@@ -213,7 +234,7 @@ def attempt(kind: str, shown: str, body: Callable[[], str | None]) -> str:
         if isinstance(exc, KeyboardInterrupt):
             raise
         outcome, detail = "traceback", "".join(traceback.format_exception(exc)[-6:])
-    TALLY.record(kind, outcome, shown, detail, time.perf_counter() - started)
+    TALLY.record(kind, outcome, shown, detail, time.perf_counter() - started, (before, _peak_mb()))
     return outcome
 
 
@@ -415,7 +436,7 @@ def case_yaml(text: str) -> None:
         scenario = scenario_file.load(path)
         return "ok" if _large(scenario) else run_and_check(scenario, path.parent)
 
-    attempt("YAML text attacks", repr(text[:300]), body)
+    attempt("YAML text attacks", repr(text if len(text) <= 300 else text[:80] + " … " + text[-220:]), body)
 
 
 NUMERIC_FIELDS = [("duration",), ("seed",), ("interval",), ("service_target",), ("warmup",),
@@ -848,7 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     tally = fuzz(args.cases, args.derandomize, args.only)
     print(tally.table())
     print(f"\n{sum(sum(c.values()) for c in tally.counts.values()):,} cases in {time.perf_counter() - started:.0f} s; "
-          f"slowest case {tally.slowest[0]:.1f} s ({tally.slowest[1][:160]})")
+          f"slowest case {tally.slowest[0]:.1f} s ({tally.slowest[1][:160]}); most memory: +{tally.largest[0]:,.0f} MB "
+          f"at the peak of one case, {tally.largest[1]:,.0f} MB resident ({tally.largest[2][:360]})")
     for (kind, outcome), shown in tally.first.items():
         print(f"\nfirst {outcome} in {kind}:\n    {shown}")
     return 1 if tally.bad() else 0

@@ -16,7 +16,9 @@ def test_the_benchmark_runs_and_prints_every_row():
     assert sum("ours / bare SimPy" in line for line in lines) == 6
     assert sum("ours / Ciw" in line for line in lines) == 6
     assert any("event log off" in line for line in lines) and any("event log streamed" in line for line in lines)
-    assert sum("peak resident memory" in line for line in lines) == 3
+    assert sum("peak resident memory" in line for line in lines) == 4
+    assert sum("peak resident memory" in line and "< 600 MB" in line for line in lines) == 3
+    assert any(line.startswith("trace replay from Parquet") for line in lines)
     assert any(line.startswith("30-day month") for line in lines)
     assert any("speed-up, 2 workers / 1" in line for line in lines)
     assert any(line.startswith("trace load") and "csv" in line for line in lines)

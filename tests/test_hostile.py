@@ -643,3 +643,100 @@ def test_a_user_strategy_that_fails_during_the_run_is_one_line(tmp_path, capsys,
     assert code == 2 and "failing_policy:P" in err and "KeyError" in err and err.count("\n") == 1, err
     code, _, err = convsim(capsys, "run", day, "--strategy", "silent_policy:Q", "--out", tmp_path / "out")
     assert code == 0, err
+
+
+# ----------------------------------------------------------------------------- 7. memory at a million
+# (the figures themselves: make bench, or benchmarks/run.py --only memory; here, that the loader's frugal
+# paths give exactly what the plain ones gave)
+
+
+def _messy_trace(tmp_path: Path, rows: int = 400) -> tuple[Path, Path]:
+    """The same messy trace as Parquet (contact ids a categorical: a dictionary in the file) and CSV:
+    repeated rows, rows sharing a time, unparseable and missing timestamps, an unknown channel."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    seconds = rng.integers(-5, 3700, rows).astype(float)
+    stamps = (pd.Timestamp("2026-11-02T08:00:00") + pd.to_timedelta(seconds, unit="s")).strftime("%Y-%m-%dT%H:%M:%S")
+    stamps = pd.Series(stamps, dtype=object)
+    stamps[::37], stamps[5::41] = "yesterday", None
+    frame = pd.DataFrame({"timestamp": stamps, "contact_id": rng.choice(["b", "a", "é", "c10", "c9"], rows),
+                          "channel": rng.choice(["whatsapp", "whatsapp", "fax"], rows)})
+    frame = pd.concat([frame, frame.iloc[::9]], ignore_index=True)
+    frame["contact_id"] = pd.Categorical(frame["contact_id"], categories=["é", "c9", "c10", "b", "a", "unused"])
+    frame.to_parquet(tmp_path / "trace.parquet", index=False)
+    frame.to_csv(tmp_path / "trace.csv", index=False)
+    return tmp_path / "trace.parquet", tmp_path / "trace.csv"
+
+
+def test_the_loader_checks_duplicates_only_among_rows_that_share_a_time(tmp_path, monkeypatch):
+    """Hashing every row's text (a million timestamps) cost the replay of a million conversations its peak:
+    only rows whose time repeats are compared now, with the same rows found as the whole table's check."""
+    import numpy as np
+
+    from sim.model import arrivals
+    from sim.model import scenario as scenario_file
+
+    scenario = scenario_file.load(_trace_scenario(tmp_path))
+    parquet, csv = _messy_trace(tmp_path)
+    for path in (parquet, csv):
+        raw = arrivals._read_mapped(path, {})
+        time = arrivals._seconds(raw["timestamp"], scenario)
+        found = arrivals._duplicated(raw, time)
+        assert found.to_numpy().tolist() == raw.duplicated(keep="first").to_numpy().tolist()
+        assert found.sum() > 0
+    compared: list[int] = []
+    whole = pd.DataFrame.duplicated
+    monkeypatch.setattr(pd.DataFrame, "duplicated", lambda self, *a, **k: compared.append(len(self)) or whole(
+        self, *a, **k))
+    rows = 5000  # unique times but for one repeated row: one pair is compared, not 5,001 rows
+    text = "".join(f"{i * 0.5:.1f},c{i % 50},whatsapp\n" for i in range(rows)) + "10.0,c20,whatsapp\n"
+    (tmp_path / "trace.csv").write_text("timestamp,contact_id,channel\n" + text)
+    spec = scenario.arrivals.trace.model_copy(update={"on_bad_rows": "drop"})
+    with pytest.warns(UserWarning, match="1 row"):
+        trace = arrivals.load(tmp_path / "trace.csv", scenario, spec)
+    assert compared == [2] and len(trace) == rows
+    assert np.all(np.diff(trace["time"].to_numpy()) >= 0)
+
+
+def test_contact_ids_and_channels_load_as_sorted_text_categories_from_either_file(tmp_path):
+    """A Parquet file's dictionary of a million ids became a pandas categorical costing over 100 MB more than
+    the text: ids are read as text and encoded once, categories sorted as text (what the run's compiling
+    made of them before) — the same trace, and the same run, from Parquet and from CSV."""
+    import sim
+    from sim.model import arrivals
+    from sim.model import scenario as scenario_file
+
+    path = _trace_scenario(tmp_path)
+    scenario = scenario_file.load(path)
+    parquet, csv = _messy_trace(tmp_path)
+    spec = scenario.arrivals.trace.model_copy(update={"on_bad_rows": "drop"})
+    with pytest.warns(UserWarning):
+        loaded = {p.suffix: arrivals.load(p, scenario, spec) for p in (parquet, csv)}
+    for trace in loaded.values():
+        for column in ("contact_id", "channel"):
+            plain = trace[column].astype(str)
+            pd.testing.assert_series_equal(trace[column], plain.astype("category"))
+            assert list(trace[column].cat.categories) == sorted(set(plain))
+    pd.testing.assert_frame_equal(loaded[".parquet"], loaded[".csv"])
+    runs = {}
+    for p in (parquet, csv):
+        data = yaml.safe_load(path.read_text())
+        data["arrivals"]["trace"] = {"path": p.name, "on_bad_rows": "drop"}
+        with pytest.warns(UserWarning):
+            runs[p.suffix] = sim.run(sim.parse(data, base_dir=tmp_path)).conversations
+    pd.testing.assert_frame_equal(runs[".parquet"], runs[".csv"])
+
+
+def test_text_timestamps_are_read_a_slice_at_a_time_with_the_same_seconds(tmp_path, monkeypatch):
+    from sim.model import arrivals
+    from sim.model import scenario as scenario_file
+
+    scenario = scenario_file.load(_trace_scenario(tmp_path))
+    column = pd.Series(["2026-11-02T08:00:01", "60", None, "nope", "2026-11-02T09:00:00+01:00", "1e3",
+                        "2026-11-02T08:00:01.5Z", ""] * 5, dtype=object)
+    whole = arrivals._seconds(column, scenario)
+    monkeypatch.setattr(arrivals, "_SLICE", 3)
+    sliced = arrivals._seconds(column, scenario)
+    pd.testing.assert_series_equal(sliced, whole)
+    assert whole.iloc[:2].tolist() == [1.0, 60.0] and whole.isna().sum() == 15

@@ -29,6 +29,7 @@ GIVEN = ("handle_time", "patience")  # optional: seconds that replace the drawn 
 MAX_INTERVALS = 2_000_000  # profile intervals laid over the scenario
 MAX_ARRIVALS = 20_000_000  # messages a generated trace may hold (about 10 GB of a run at most)
 _SHOWN = 5
+_SLICE = 1 << 18  # rows of text converted to times at once
 
 
 def for_scenario(scenario: Scenario, seed: int | None = None) -> pd.DataFrame:
@@ -200,7 +201,8 @@ def _categorical(shares: dict[str, float], rng: np.random.Generator, n: int) -> 
 
 def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     """Read a trace file; bad rows are an error naming them, or dropped and counted on request."""
-    raw = _read_mapped(path, spec.columns)
+    raw = _read_mapped(path, spec.columns, text=spec.columns.get("contact_id", "contact_id"))
+    memory.release()  # the reader's buffers (Arrow keeps a file's decoded pages), before the checks
     problems: dict[str, pd.Series] = {}
     for column in REQUIRED:
         problems[f"missing {column}"] = raw[column].isna()
@@ -209,7 +211,7 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
     problems["unknown channel"] = raw["channel"].notna() & ~raw["channel"].astype(str).isin(scenario.channels)
     problems["timestamp at or after the scenario's end"] = time >= scenario.duration  # it covers [start, end)
     problems["timestamp before the scenario's start"] = time < 0
-    problems["duplicated row"] = raw.duplicated(keep="first")
+    problems["duplicated row"] = _duplicated(raw, time)
     given = {column: pd.to_numeric(raw[column], errors="coerce") for column in GIVEN if column in raw}
     for column, values in given.items():
         problems[f"unparseable, negative or infinite {column}"] = raw[column].notna() & ~(
@@ -229,23 +231,67 @@ def load(path: Path, scenario: Scenario, spec: TraceFile) -> pd.DataFrame:
             raise TraceError(report + " (set on_bad_rows: drop to drop them)")
         warnings.warn(f"dropped {int(bad.sum())} bad row(s) of {len(raw)}: {report}", stacklevel=2)
     keep = ~bad.to_numpy()
-    frame = raw.loc[keep].drop(columns=["timestamp"])
+    frame = raw.drop(columns=["timestamp"])
+    if not keep.all():
+        frame = frame.loc[keep]
     frame.insert(0, "time", time[keep].to_numpy(dtype=float))
-    frame["contact_id"] = frame["contact_id"].astype(str)
-    frame["channel"] = frame["channel"].astype(str)
+    # As text categories in sorted order (a million contacts' ids held once, not once a message).
+    frame["contact_id"] = _text_categories(frame["contact_id"])
+    frame["channel"] = _text_categories(frame["channel"])
     for column, values in given.items():
         frame[column] = values[keep].to_numpy(dtype=float)
-    frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+    if not frame["time"].is_monotonic_increasing:  # (an export is mostly in order already: no copy then)
+        frame = frame.sort_values("time", kind="stable")
+    frame = frame.reset_index(drop=True)
     frame.attrs["dropped_rows"] = int(bad.sum())
     del raw, problems, bad, time
-    memory.release()  # the checks' scratch memory (a hash of every row, for duplicates), back to the system
+    memory.release()  # the checks' scratch memory (the raw text, the parsed times), back to the system
     return frame
 
 
-def _read_mapped(path: Path, columns: dict[str, str]) -> pd.DataFrame:
+def _text_categories(column: pd.Series) -> pd.Series:
+    """The column's values as text, categories in sorted order: ``column.astype(str).astype("category")``,
+    made without a Python string or a hash table entry per distinct value (a million contact ids would
+    cost pandas over 100 MB): from a categorical's categories, or by Arrow's dictionary encoding of text."""
+    if column.isna().any():
+        return column.astype(str).astype("category")
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes, minlength=len(column.cat.categories)))
+        names = column.cat.categories[used].astype(str)
+    elif isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow":
+        arrow = pa.array(column.array)
+        encoded = pc.dictionary_encode(arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        used = np.arange(len(encoded.dictionary))
+        names = pd.Index(encoded.dictionary.to_pandas().array)
+    else:
+        return column.astype(str).astype("category")
+    order = names.argsort()
+    ranked = names[order]
+    if (ranked[1:] == ranked[:-1]).any():  # distinct values the same as text
+        return column.astype(str).astype("category")
+    rank = np.zeros(int(used[-1]) + 1 if len(used) else 0, dtype=np.int64)
+    rank[used[order]] = np.arange(len(order))
+    return pd.Series(pd.Categorical.from_codes(rank[codes], dtype=_distinct(ranked)), index=column.index,
+                     name=column.name)
+
+
+def _duplicated(raw: pd.DataFrame, time: pd.Series) -> pd.Series:
+    """``raw.duplicated(keep="first")`` without hashing every row's text: rows alike have the same time (or
+    none), so only the rows whose time is not unique are compared (a real export's times are mostly unique;
+    a million rows' timestamps as text would cost hundreds of MB to hash)."""
+    candidates = np.flatnonzero(time.duplicated(keep=False).to_numpy())
+    found = np.zeros(len(raw), dtype=bool)
+    if len(candidates):
+        found[candidates] = raw.iloc[candidates].duplicated(keep="first").to_numpy()
+    return pd.Series(found, index=raw.index)
+
+
+def _read_mapped(path: Path, columns: dict[str, str], text: str | None = None) -> pd.DataFrame:
     """The file with its columns renamed to ours (``columns``: ours -> theirs); a required column it
-    lacks is named as the file would name it."""
-    raw = _read(path)
+    lacks is named as the file would name it. ``text``: see :func:`_read`."""
+    raw = _read(path, text)
     missing = [columns.get(c, c) for c in REQUIRED if columns.get(c, c) not in raw.columns]
     if missing:
         raise TraceError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; has {_names(raw.columns)}")
@@ -261,15 +307,38 @@ def _read_mapped(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     return renamed
 
 
+def _read_parquet(path: Path, text: str | None) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    meta = schema.pandas_metadata or {}
+    if (text is None or schema.names.count(text) != 1 or len(schema.names) < 2 or len(set(schema.names)) <
+            len(schema.names) or any(isinstance(i, str) for i in meta.get("index_columns", []))
+            or any(c.get("field_name") == text and c.get("name") != text for c in meta.get("columns", []))):
+        return pd.read_parquet(path)
+    kind = schema.field(text).type
+    if not (pa.types.is_dictionary(kind) and (pa.types.is_string(kind.value_type)
+                                              or pa.types.is_large_string(kind.value_type))):
+        return pd.read_parquet(path)
+    frame = pd.read_parquet(path, columns=[name for name in schema.names if name != text])
+    values = pq.read_table(path, columns=[text], schema=pa.schema([pa.field(text, pa.large_string())])).column(0)
+    memory.release()  # the dictionary's decoding
+    frame.insert(schema.names.index(text), text, pd.Series(values.to_pandas().array, index=frame.index))
+    return frame
+
+
 def _names(columns: pd.Index) -> str:
     shown = [str(c) for c in columns[:20]]
     return repr(shown)[:-1] + (f", … {len(columns) - 20} more]" if len(columns) > 20 else "]")
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path, text: str | None = None) -> pd.DataFrame:
+    """The file as it is; a Parquet file's column ``text`` (the contact ids), if the file keeps it as a
+    dictionary of strings (as pandas writes a categorical), is read as plain text: pandas would make a
+    categorical of it, whose million distinct ids cost it twice the memory of the text and a hash table."""
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
+            return _read_parquet(path, text)
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
     except FileNotFoundError:
         raise TraceError(f"{path}: trace file not found") from None
@@ -308,6 +377,14 @@ def _seconds(column: pd.Series, scenario: Scenario) -> pd.Series:
         return column.dt.total_seconds().astype(float)
     if _is_time(column):
         return (_utc(column) - start).dt.total_seconds().astype(float)
+    if len(column) <= _SLICE:
+        return _numbers_or_text(column, start)
+    # a slice at a time (each value is read on its own: the same seconds), not every row's text at once
+    return pd.concat([_numbers_or_text(column.iloc[i:i + _SLICE], start) for i in range(0, len(column), _SLICE)])
+
+
+def _numbers_or_text(column: pd.Series, start: pd.Timestamp) -> pd.Series:
+    """Seconds from numbers, or from ISO-8601 text where a value is not a number."""
     seconds = pd.to_numeric(column, errors="coerce").astype(float)
     text = seconds.isna() & column.notna()
     if text.any():
