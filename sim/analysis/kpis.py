@@ -82,6 +82,11 @@ class Conversations:
     def __getitem__(self, column: str) -> np.ndarray:
         return self.frame[column].to_numpy()
 
+    def among(self, column: str, *values: str) -> np.ndarray:
+        """Whether each conversation's category ``column`` (outcome, source) is one of ``values``: compared
+        by the category's codes, not as an array of a million strings."""
+        return self.frame[column].isin(values).to_numpy()
+
     @cached_property
     def offered(self) -> np.ndarray:
         """Inbound conversations that reached an agent queue and whose service outcome is known."""
@@ -181,10 +186,11 @@ def _time_weighted(values: pd.Series, weights: pd.Series) -> float:
 
 KPIS = {kpi.name: kpi for kpi in (
     Kpi("conversations_opened", "count", "conversations opened", numerator=lambda c: np.ones(len(c.frame), bool)),
-    Kpi("conversations_closed", "count", "conversations closed", numerator=lambda c: c["outcome"] != "open_at_end"),
+    Kpi("conversations_closed", "count", "conversations closed",
+        numerator=lambda c: ~c.among("outcome", "open_at_end")),
     Kpi("offered", "count", "conversations offered", numerator=lambda c: c.offered),
     Kpi("abandonment_rate", "share", "abandonment rate", "lower",
-        numerator=lambda c: c["outcome"] == "abandoned", denominator=lambda c: c.offered,
+        numerator=lambda c: c.among("outcome", "abandoned"), denominator=lambda c: c.offered,
         erlang=(lambda q, t: 0.0, lambda q, t: q.p_abandon)),
     Kpi("service_level", "share", "service level", "higher", timed=True,
         numerator=lambda c: c["first_response_time"] <= c.within, denominator=lambda c: c.offered,
@@ -205,7 +211,7 @@ KPIS = {kpi.name: kpi for kpi in (
         numerator=lambda c: c["first_response_time"], denominator=lambda c: c.answered, percentile=90),
     Kpi("resolution_time_mean", "seconds", "mean resolution time", "lower",
         numerator=lambda c: c["resolution_time"],
-        denominator=lambda c: np.isin(c["outcome"], ["resolved", "auto_closed"])),
+        denominator=lambda c: c.among("outcome", "resolved", "auto_closed")),
     Kpi("time_to_assignment_mean", "seconds", "mean time to assignment", "lower",
         numerator=lambda c: c["time_to_assignment"], denominator=lambda c: _known(c["time_to_assignment"])),
     Kpi("assignment_to_first_response_mean", "seconds", "mean assignment to first response", "lower",
@@ -224,9 +230,9 @@ KPIS = {kpi.name: kpi for kpi in (
         numerator=lambda c: c.frame["skill_match"].to_numpy(dtype=bool, na_value=False),
         denominator=lambda c: c.frame["skill_match"].notna().to_numpy()),
     Kpi("bot_resolution_rate", "share", "bot resolution rate", "higher",
-        numerator=lambda c: c["outcome"] == "bot_resolved", denominator=lambda c: c["bot"]),
+        numerator=lambda c: c.among("outcome", "bot_resolved"), denominator=lambda c: c["bot"]),
     Kpi("returning_share", "share", "share of returning contacts",
-        numerator=lambda c: c["generation"] > 0, denominator=lambda c: c["source"] == "contact"),
+        numerator=lambda c: c["generation"] > 0, denominator=lambda c: c.among("source", "contact")),
     Kpi("response_time_mean", "seconds", "mean response time", "lower", messages=True,
         numerator=lambda c: c.replies["response_time"].to_numpy(), denominator=_every_reply),
     Kpi("response_time_p90", "seconds", "response time, 90th percentile", "lower", messages=True,
@@ -235,7 +241,7 @@ KPIS = {kpi.name: kpi for kpi in (
         numerator=lambda c: c["response_time_max"], denominator=lambda c: _known(c["response_time_max"])),
     Kpi("exchanges_mean", "number", "mean exchanges per conversation", messages=True,
         numerator=lambda c: c["exchanges"].astype(float),
-        denominator=lambda c: np.isin(c["outcome"], ["resolved", "auto_closed"]) & (c["exchanges"] > 0)),
+        denominator=lambda c: c.among("outcome", "resolved", "auto_closed") & (c["exchanges"] > 0)),
     Kpi("agent_concurrency_mean", "number", "mean open conversations per online agent", messages=True,
         agents=lambda a: _time_weighted(a["concurrency_mean"], a["online_time"])),
     Kpi("agent_writing_share_mean", "share", "mean share of online time writing replies", messages=True,

@@ -229,14 +229,13 @@ def overlap(begin: np.ndarray, end: np.ndarray, grid: np.ndarray, weights: np.nd
         return total
 
     def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+        if weights is None:  # each span once: the same sums, without arrays of ones or of the sort's order
+            points = np.sort(points)
+            count = np.searchsorted(points, at, side="left")
+            return count.astype(float) * at - running(points)[count]
         order = np.argsort(points, kind="stable")
-        points = points[order]
+        points, weight = points[order], weights[order]
         count = np.searchsorted(points, at, side="left")
-        if weights is None:  # each span once: the same sums, without arrays of ones (8 bytes a span each)
-            del order
-            before = running(points)[count]
-            return count.astype(float) * at - before
-        weight = weights[order]
         before = running(weight * points)[count]
         return running(weight)[count] * at - before
 
