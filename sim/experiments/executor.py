@@ -220,7 +220,9 @@ class Executor:
                 for process in list((self._pool._processes or {}).values()):
                     with contextlib.suppress(OSError, AttributeError):
                         process.terminate()
-            self._pool.shutdown(wait=not interrupted, cancel_futures=True)
+            # (waited for even when interrupted: the workers are ended, so this is at once, and the pool's
+            # manager thread is gone before the interpreter's exit would wake it through a closed pipe)
+            self._pool.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
