@@ -150,7 +150,8 @@ def named(exc: OSError, path: str | Path) -> OSError:
         OSError(errno.EIO, " ".join(str(exc).split()), str(path))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -172,7 +173,7 @@ def sweep_stale(parent: Path) -> list[Path]:
         return []
     for name in names:
         match = _TEMPORARY.match(name)
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not alive(int(match.group(1))):
             with contextlib.suppress(OSError):
                 (parent / name).unlink()
                 removed.append(parent / name)

@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 from tqdm import tqdm
 
+from sim import files
 from sim.errors import ConvsimError
 from sim.io.results import RunFiles
 from strategies import registry
@@ -79,17 +80,8 @@ def die_with_parent(parent: int, every: float = 0.5) -> None:
 
     started_by = os.getppid()  # the parent, or a fork server started by it
 
-    def alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
     def watch() -> None:
-        while os.getppid() == started_by and alive(parent):
+        while os.getppid() == started_by and files.alive(parent):
             time.sleep(every)
         os._exit(1)
 

@@ -767,13 +767,7 @@ def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file, or a shipped scenario by name (``"default"``, ``"multiskill"``);
     any problem becomes a ScenarioError naming the file."""
     path = shipped(path) or Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#x})") from None
-    data = yamltext.parse(text, str(path))  # one-line errors; duplicate keys, alias bombs, deep nesting refused
+    data = yamltext.read(path, "scenario")  # one-line errors; duplicate keys, alias bombs, deep nesting refused
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping of scenario fields, got {type(data).__name__}")
     return parse(data, source=str(path), base_dir=path.parent)
